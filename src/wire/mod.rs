@@ -9,3 +9,20 @@ pub mod dtls;
 pub mod rtcp;
 pub mod rtp;
 pub mod stun;
+
+/// Why bytes did not parse. Shared by every view in this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The buffer ends before the structure it claims to hold.
+    #[error("truncated")]
+    Truncated,
+    /// A field holds a value the format forbids.
+    #[error("malformed: {0}")]
+    Malformed(&'static str),
+    /// Well-formed, but a version or kind this implementation does not handle.
+    #[error("unsupported: {0}")]
+    Unsupported(&'static str),
+}
+
+/// Result of parsing wire bytes.
+pub type Result<T> = core::result::Result<T, Error>;
