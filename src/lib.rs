@@ -5,8 +5,10 @@
 //!
 //! - [`wire`]: zero-copy, never-panicking views over RTP, RTCP, STUN and DTLS record bytes, and
 //!   the RFC 7983 first-byte demultiplexer.
+//! - [`control`]: the typed, versioned messages signaling and the engine exchange.
 //! - [`srtp`]: SRTP and SRTCP (RFC 3711, RFC 7714) transforms that work in place on the caller's
 //!   buffer, with no allocation per packet.
 
+pub mod control;
 pub mod srtp;
 pub mod wire;
