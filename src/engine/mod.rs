@@ -1,0 +1,4 @@
+//! The packet engine: one shard per core, each with its own event loop, sockets, buffers,
+//! sessions and counters.
+
+pub mod io;
