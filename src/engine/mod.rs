@@ -2,3 +2,5 @@
 //! sessions and counters.
 
 pub mod io;
+pub mod ports;
+pub mod stats;
