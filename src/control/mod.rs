@@ -5,11 +5,13 @@
 //! first frame each way is [`Message::Hello`]; a version or layout mismatch closes the channel.
 //! Key material travels in [`Secret`], zeroized on drop and redacted in `Debug`.
 
+pub mod client;
 pub mod codec;
 pub mod message;
 
 use std::io::{self, Read, Write};
 
+pub use client::Client;
 pub use codec::DecodeError;
 pub use message::*;
 

@@ -33,11 +33,13 @@ pub enum DropReason {
     UnknownSsrc,
     /// A first byte outside every RFC 7983 range we accept.
     Unclassified,
+    /// Lost before the shard saw it: the receive buffers ran out (load shedding).
+    Overrun,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 11] = [
+    pub const ALL: [DropReason; 12] = [
         Self::Auth,
         Self::Replay,
         Self::UnknownSession,
@@ -49,6 +51,7 @@ impl DropReason {
         Self::SendFailed,
         Self::UnknownSsrc,
         Self::Unclassified,
+        Self::Overrun,
     ];
 
     /// Counter name, as `ferry stats` and Prometheus show it.
@@ -65,6 +68,7 @@ impl DropReason {
             Self::SendFailed => "drop_send_failed",
             Self::UnknownSsrc => "drop_unknown_ssrc",
             Self::Unclassified => "drop_unclassified",
+            Self::Overrun => "drop_overrun",
         }
     }
 }
