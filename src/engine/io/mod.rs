@@ -9,10 +9,21 @@
 //! - `uring`: io_uring with a provided buffer ring, one multishot `RECVMSG` per socket, `SEND`
 //!   straight from the receive buffer (no copy), one `io_uring_enter` per batch.
 //! - `mmsg`: epoll + `recvmmsg`/`sendmmsg`, for kernels or sandboxes without io_uring.
+//!
+//! This module is the only one in the crate with `unsafe` code (system calls and the ring's
+//! shared memory); each block says who owns the memory while the kernel has it.
+
+mod mmsg;
+mod sys;
+mod uring;
+mod waker;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+pub use uring::available as uring_available;
+pub use waker::Waker;
 
 /// Bytes every receive buffer keeps free after the largest accepted datagram, so that SRTP/SRTCP
 /// protect (tag plus SRTCP index, at most 20 bytes) never needs a copy.
@@ -73,9 +84,104 @@ pub trait Handler {
     /// (kernel receive timestamp where available, else the completion time).
     fn on_forwarded(&mut self, ns: u64);
 
-    /// A datagram was lost before the handler saw it (truncated, or no buffer): count it.
+    /// A datagram was lost before the handler saw it: `truncated` (too big for a buffer) or
+    /// dropped because receive buffers ran out.
     fn on_rx_error(&mut self, truncated: bool);
+
+    /// The kernel refused a send (socket buffer full): the packet is dropped.
+    fn on_tx_error(&mut self);
 
     /// Whether the loop should end (checked after each `poll`).
     fn should_stop(&self) -> bool;
+}
+
+/// Which backend runs a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// io_uring where it works here, else epoll + mmsg.
+    Auto,
+    /// io_uring (fails to start if unavailable).
+    Uring,
+    /// epoll + recvmmsg/sendmmsg.
+    Mmsg,
+}
+
+/// Event-loop tuning.
+#[derive(Debug, Clone)]
+pub struct LoopConfig {
+    /// Receive buffers per shard (io_uring: the provided-buffer ring; a power of two).
+    pub buffers: u16,
+    /// Bytes per buffer, tailroom and (io_uring) receive header included.
+    pub buf_size: usize,
+    /// Datagrams per `recvmmsg` (mmsg backend, at most 64).
+    pub batch: usize,
+    /// `Handler::poll` runs at least this often.
+    pub tick: Duration,
+    /// Use kernel receive timestamps (SO_TIMESTAMPNS) for the latency histogram.
+    pub kernel_timestamps: bool,
+    /// Most sockets per shard (io_uring: fixed-file table size).
+    pub max_sockets: u32,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        Self {
+            buffers: 4096,
+            buf_size: 2048,
+            batch: 32,
+            tick: Duration::from_millis(20),
+            kernel_timestamps: true,
+            max_sockets: 65_536,
+        }
+    }
+}
+
+/// Runs `handler` on this thread until it asks to stop.
+pub fn run<H: Handler>(
+    kind: BackendKind,
+    cfg: &LoopConfig,
+    waker: &Waker,
+    handler: &mut H,
+) -> io::Result<()> {
+    match kind {
+        BackendKind::Mmsg => mmsg::run(cfg, waker, handler),
+        BackendKind::Uring => uring::run(cfg, waker, handler),
+        BackendKind::Auto if uring::available() => uring::run(cfg, waker, handler),
+        BackendKind::Auto => mmsg::run(cfg, waker, handler),
+    }
+}
+
+/// Pins the calling thread to one CPU.
+#[allow(unsafe_code)]
+pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; CPU_SET writes within it; sched_setaffinity reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Raises the open-file soft limit to the hard limit (each media leg holds one or two
+/// sockets; the default 1,024 runs out at a few hundred calls). Returns the new limit.
+#[allow(unsafe_code)]
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reads into and writes from a live rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        lim.rlim_cur = lim.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(lim.rlim_cur)
 }
