@@ -1,6 +1,14 @@
-//! The `ferry` command.
+//! The `ferry` command: run the engine, query it, and (once signaling lands) run everything.
 
-use clap::{Parser, Subcommand};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ferry::control::{Client, Message};
+use ferry::engine::io::BackendKind;
+use ferry::engine::{Engine, EngineConfig, stats};
 
 /// Ferry: a WebRTC-to-SIP media gateway.
 #[derive(Debug, Parser)]
@@ -12,19 +20,203 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start Ferry (engine and signaling).
-    Up,
+    /// Start Ferry. Today this runs the packet engine in the foreground; the signaling process
+    /// (SIP over WebSocket, the test page, the echo destination) is not built yet.
+    Up(EngineArgs),
+    /// Run the packet engine in the foreground.
+    Engine(EngineArgs),
+    /// Print the engine's counters and latency percentiles.
+    Stats(StatsArgs),
 }
 
-fn main() -> std::process::ExitCode {
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Backend {
+    Auto,
+    Uring,
+    Mmsg,
+}
+
+#[derive(Debug, clap::Args)]
+struct EngineArgs {
+    /// Control socket signaling connects to.
+    #[arg(long, default_value = "/run/ferry/engine.sock")]
+    socket: PathBuf,
+    /// Shards (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    shards: usize,
+    /// Packet I/O backend.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    backend: Backend,
+    /// Media port range, MIN-MAX.
+    #[arg(long, default_value = "20000-59999", value_parser = parse_range)]
+    ports: (u16, u16),
+    /// IPv4 address media sockets bind to ("none" to disable).
+    #[arg(long, default_value = "0.0.0.0", value_parser = parse_opt_ip)]
+    media_v4: Option<IpAddr>,
+    /// IPv6 address media sockets bind to ("none" to disable).
+    #[arg(long, default_value = "none", value_parser = parse_opt_ip)]
+    media_v6: Option<IpAddr>,
+    /// Seconds without an accepted packet before a session is reaped.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
+    /// Do not pin shard threads to cores.
+    #[arg(long)]
+    no_pin: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct StatsArgs {
+    /// Control socket of the engine.
+    #[arg(long, default_value = "/run/ferry/engine.sock")]
+    socket: PathBuf,
+    /// Also write an HdrHistogram interval log (plot it with HdrHistogram's tools).
+    #[arg(long)]
+    interval_log: Option<PathBuf>,
+    /// Seconds between intervals (with --interval-log).
+    #[arg(long, default_value_t = 1)]
+    interval: u64,
+    /// Intervals to record (with --interval-log).
+    #[arg(long, default_value_t = 10)]
+    count: u32,
+}
+
+fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s.split_once('-').ok_or("expected MIN-MAX")?;
+    let (a, b) = (
+        a.parse::<u16>().map_err(|e| e.to_string())?,
+        b.parse::<u16>().map_err(|e| e.to_string())?,
+    );
+    if a == 0 || a > b {
+        return Err(format!("{a}-{b} is not a port range"));
+    }
+    Ok((a, b))
+}
+
+fn parse_opt_ip(s: &str) -> Result<Option<IpAddr>, String> {
+    if s == "none" {
+        Ok(None)
+    } else {
+        s.parse().map(Some).map_err(|e| format!("{s}: {e}"))
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let cli = Cli::parse();
-    match cli.command {
-        Command::Up => {
+    let result = match cli.command {
+        Command::Up(args) => {
             eprintln!(
-                "ferry up: the packet engine and signaling process are not built yet; \
-                 this release ships the wire formats and SRTP core (see README.md)."
+                "ferry up: starting the packet engine; signaling (SIP over WebSocket) is not built yet."
             );
-            std::process::ExitCode::from(2)
+            run_engine(args)
+        }
+        Command::Engine(args) => run_engine(args),
+        Command::Stats(args) => run_stats(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn run_engine(args: EngineArgs) -> Result<(), String> {
+    if let Some(dir) = args.socket.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: {e} (choose another --socket)", dir.display()))?;
+    }
+    let cfg = EngineConfig {
+        shards: args.shards,
+        pin: !args.no_pin,
+        backend: match args.backend {
+            Backend::Auto => BackendKind::Auto,
+            Backend::Uring => BackendKind::Uring,
+            Backend::Mmsg => BackendKind::Mmsg,
+        },
+        control_socket: args.socket.clone(),
+        media_v4: args.media_v4,
+        media_v6: args.media_v6,
+        port_min: args.ports.0,
+        port_max: args.ports.1,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(cfg).map_err(|e| format!("engine: {e}"))?;
+    eprintln!("ferry engine: control socket {}", engine.socket().display());
+    engine.wait().map_err(|e| format!("engine: {e}"))
+}
+
+fn query(
+    client: &mut Client,
+) -> Result<
+    (
+        Vec<Vec<ferry::control::Counter>>,
+        hdrhistogram::Histogram<u64>,
+    ),
+    String,
+> {
+    match client
+        .request(&Message::StatsQuery)
+        .map_err(|e| e.to_string())?
+    {
+        Message::Stats { shards, histogram } => Ok((shards, stats::decode_histogram(&histogram)?)),
+        other => Err(format!("unexpected reply {other:?}")),
+    }
+}
+
+fn run_stats(args: &StatsArgs) -> Result<(), String> {
+    let mut client =
+        Client::connect(&args.socket).map_err(|e| format!("{}: {e}", args.socket.display()))?;
+    let (shards, hist) = query(&mut client)?;
+    print!("{}", stats::render(&shards, &hist));
+    if let Some(path) = &args.interval_log {
+        write_interval_log(
+            &mut client,
+            path,
+            Duration::from_secs(args.interval.max(1)),
+            args.count,
+        )?;
+    }
+    Ok(())
+}
+
+fn write_interval_log(
+    client: &mut Client,
+    path: &Path,
+    every: Duration,
+    count: u32,
+) -> Result<(), String> {
+    use hdrhistogram::serialization::V2Serializer;
+    use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let start = std::time::SystemTime::now();
+    let mut ser = V2Serializer::new();
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment("ferry engine latency, nanoseconds")
+        .with_start_time(start)
+        .begin_log_with(&mut out, &mut ser)
+        .map_err(|e| e.to_string())?;
+    let (_, mut prev) = query(client)?;
+    let t0 = std::time::Instant::now();
+    for i in 0..count {
+        std::thread::sleep(every);
+        let (_, now) = query(client)?;
+        let mut delta = now.clone();
+        delta.subtract(&prev).map_err(|e| format!("{e:?}"))?;
+        let begin = every * i;
+        log.write_histogram(
+            &delta,
+            begin,
+            t0.elapsed().saturating_sub(begin).min(every),
+            None,
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        prev = now;
+    }
+    Ok(())
 }

@@ -163,6 +163,50 @@ pub fn decode_histogram(bytes: &[u8]) -> Result<Histogram<u64>, String> {
         .map_err(|e| format!("histogram: {e:?}"))
 }
 
+/// Renders counters (summed, then per shard where they differ) and latency percentiles for
+/// `ferry stats`.
+pub fn render(shards: &[Vec<Counter>], hist: &Histogram<u64>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let names: Vec<&str> = shards
+        .first()
+        .map(|s| s.iter().map(|c| c.name.as_str()).collect())
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{:<24} {:>14}{}",
+        "counter",
+        "total",
+        (0..shards.len())
+            .map(|i| format!(" {:>12}", format!("shard{i}")))
+            .collect::<String>()
+    );
+    for name in names {
+        let per: Vec<u64> = shards
+            .iter()
+            .map(|s| counter(s, name).unwrap_or(0))
+            .collect();
+        let total: u64 = per.iter().sum();
+        if total == 0 && name.starts_with("drop_") {
+            continue;
+        }
+        let cols: String = per.iter().map(|v| format!(" {v:>12}")).collect();
+        let _ = writeln!(out, "{name:<24} {total:>14}{cols}");
+    }
+    let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    let _ = writeln!(
+        out,
+        "latency in engine (us), {} packets: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
+        hist.len(),
+        us(0.5),
+        us(0.9),
+        us(0.99),
+        us(0.999),
+        hist.max() as f64 / 1000.0
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +243,30 @@ mod tests {
         assert!(merged.value_at_quantile(0.25).abs_diff(500_000) < 1_000);
         assert!(merged.max() >= 999_000_000);
         assert!(decode_histogram(b"garbage").is_err());
+    }
+
+    #[test]
+    fn render_sums_shards_and_hides_zero_drops() {
+        let mut a = Counters {
+            rx_packets: 3,
+            ..Default::default()
+        };
+        let mut b = Counters {
+            rx_packets: 4,
+            ..Default::default()
+        };
+        a.drop(DropReason::Replay);
+        b.drop(DropReason::Replay);
+        let mut h = new_histogram();
+        h.record(2_000).unwrap();
+        let text = render(&[a.to_list(), b.to_list()], &h);
+        let rx = text.lines().find(|l| l.starts_with("rx_packets")).unwrap();
+        assert_eq!(
+            rx.split_whitespace().collect::<Vec<_>>(),
+            ["rx_packets", "7", "3", "4"]
+        );
+        assert!(text.contains("drop_replay"));
+        assert!(!text.contains("drop_auth"));
+        assert!(text.contains("p50 2.0"));
     }
 }

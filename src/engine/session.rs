@@ -1,0 +1,548 @@
+//! A relayed session: two legs, their crypto, their peers, and the per-packet relay.
+//!
+//! The per-packet path is [`Session::on_datagram`]: classify by first byte (RFC 7983), answer
+//! STUN (ICE legs), hand DTLS to signaling, or relay RTP/RTCP to the other leg: check the
+//! source, unprotect, rewrite, protect, and name the egress socket and address. All in place in
+//! the receive buffer; nothing here allocates except the rare events for signaling.
+//!
+//! Source rules (the RTP Bleed/Inject defence, CVE-2025-53399):
+//! - ICE leg: media and DTLS are accepted only from addresses that sent a STUN check with a
+//!   valid MESSAGE-INTEGRITY for this session; media goes only to the address nominated with
+//!   USE-CANDIDATE, and only while consent is fresh (RFC 7675).
+//! - Addressed leg, `Strict`: only the SDP address may send, and media goes only there.
+//!   `SameHost`: the SDP host may send from another port once (a PBX behind a NAT that
+//!   rewrites ports); that port is then latched and fixed. Another host never latches.
+//! - Either way a session's idle clock only moves on packets that passed these checks and SRTP
+//!   authentication, so an attacker cannot keep a dead session alive.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::Sender;
+
+use super::ice::{IceLeg, StunOutcome};
+use super::io::{SockId, Verdict};
+use super::shard::Event;
+use super::stats::{Counters, DropReason};
+use crate::control::{
+    LatchPolicy, LegAddrs, LegId, LegKind, LegSpec, SessionId, SessionInfo, SrtpKey,
+};
+use crate::srtp;
+use crate::wire::demux::{self, Kind};
+use crate::wire::rtp;
+
+/// Where a socket's packets go: which session slot, which leg, RTP or RTCP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// Session slot in the shard.
+    pub slot: usize,
+    /// Leg the socket belongs to.
+    pub leg: LegId,
+    /// The leg's separate RTCP port.
+    pub rtcp_port: bool,
+}
+
+/// What the per-packet path borrows from its shard.
+#[derive(Debug)]
+pub struct PacketCtx<'a> {
+    /// Time of the batch being processed.
+    pub now: Instant,
+    /// ICE consent lifetime.
+    pub consent_timeout: Duration,
+    /// The shard's counters.
+    pub counters: &'a mut Counters,
+    /// Events toward signaling.
+    pub events: &'a Sender<Event>,
+}
+
+/// An SRTP context with the key it was made from (a re-install with the same key keeps the
+/// context, and with it the rollover counter and replay window).
+#[derive(Debug)]
+struct Crypto {
+    key: SrtpKey,
+    ctx: srtp::Context,
+}
+
+impl Crypto {
+    fn new(key: &SrtpKey) -> Result<Self, String> {
+        let profile = srtp::Profile::from_id(key.profile)
+            .ok_or_else(|| format!("unknown SRTP profile {}", key.profile))?;
+        let master = srtp::MasterKey::new(profile, key.key.expose(), key.salt.expose())
+            .map_err(|e| format!("SRTP key: {e}"))?;
+        let ctx = srtp::Context::new(profile, &master, &srtp::Config::default())
+            .map_err(|e| format!("SRTP context: {e}"))?;
+        Ok(Self {
+            key: key.clone(),
+            ctx,
+        })
+    }
+
+    /// Keeps `current` if the key is unchanged, else builds a new context.
+    fn update(current: Option<Self>, key: Option<&SrtpKey>) -> Result<Option<Self>, String> {
+        match (current, key) {
+            (_, None) => Ok(None),
+            (Some(c), Some(k)) if c.key == *k => Ok(Some(c)),
+            (_, Some(k)) => Self::new(k).map(Some),
+        }
+    }
+}
+
+fn srtp_drop(e: srtp::Error) -> DropReason {
+    match e {
+        srtp::Error::AuthFailed => DropReason::Auth,
+        srtp::Error::Replay => DropReason::Replay,
+        srtp::Error::UnknownSsrc => DropReason::UnknownSsrc,
+        _ => DropReason::Malformed,
+    }
+}
+
+/// Payload-type and SSRC rewriting for packets leaving a leg.
+#[derive(Debug, Default)]
+struct Rewriter {
+    /// `pt[from] = to`, identity where unmapped; `None` when no mapping is configured.
+    pt: Option<Box<[u8; 128]>>,
+    ssrc: Vec<(u32, u32)>,
+}
+
+impl Rewriter {
+    fn new(spec: &crate::control::Rewrite) -> Self {
+        let pt = (!spec.pt.is_empty()).then(|| {
+            let mut table = Box::new([0u8; 128]);
+            table.iter_mut().enumerate().for_each(|(i, v)| *v = i as u8);
+            for &(from, to) in &spec.pt {
+                table[usize::from(from & 0x7f)] = to & 0x7f;
+            }
+            table
+        });
+        Self {
+            pt,
+            ssrc: spec.ssrc.clone(),
+        }
+    }
+
+    fn map_ssrc(&self, ssrc: u32) -> Option<u32> {
+        self.ssrc
+            .iter()
+            .find(|(from, _)| *from == ssrc)
+            .map(|(_, to)| *to)
+    }
+
+    /// Rewrites an RTP header in place; `Err` if the header is malformed.
+    fn rtp(&self, buf: &mut [u8]) -> Result<(), DropReason> {
+        if self.pt.is_none() && self.ssrc.is_empty() {
+            return Ok(());
+        }
+        let mut pkt = rtp::Packet::new_checked(buf).map_err(|_| DropReason::Malformed)?;
+        if let Some(table) = &self.pt {
+            let pt = pkt.payload_type();
+            pkt.set_payload_type(rtp::Pt(table[usize::from(pt.0 & 0x7f)]));
+        }
+        if let Some(to) = self.map_ssrc(pkt.ssrc().0) {
+            pkt.set_ssrc(rtp::Ssrc(to));
+        }
+        Ok(())
+    }
+
+    /// Rewrites the sender SSRC of the first RTCP packet (bytes 4..8, in the clear).
+    fn rtcp(&self, buf: &mut [u8]) {
+        if let Some(b) = buf.get_mut(4..8) {
+            let ssrc = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            if let Some(to) = self.map_ssrc(ssrc) {
+                b.copy_from_slice(&to.to_be_bytes());
+            }
+        }
+    }
+}
+
+/// How a leg reaches its peer, at run time.
+#[derive(Debug)]
+enum Mode {
+    /// Allocated, not yet installed: nothing is accepted.
+    Pending,
+    /// A browser, through ICE-lite.
+    Ice(Box<IceLeg>),
+    /// A SIP peer at an SDP address.
+    Addressed {
+        rtp: Option<SocketAddr>,
+        rtcp: Option<SocketAddr>,
+        latch: LatchPolicy,
+        moved: bool,
+    },
+}
+
+#[derive(Debug)]
+struct Leg {
+    socks: [Option<SockId>; 2],
+    addrs: LegAddrs,
+    mode: Mode,
+    rtcp_mux: bool,
+    srtp_in: Option<Crypto>,
+    srtp_out: Option<Crypto>,
+    rewrite: Rewriter,
+}
+
+impl Leg {
+    fn install(&mut self, spec: LegSpec) -> Result<(), String> {
+        let srtp_in = Crypto::update(self.srtp_in.take(), spec.srtp_in.as_ref())?;
+        let srtp_out = Crypto::update(self.srtp_out.take(), spec.srtp_out.as_ref())?;
+        self.mode = match (std::mem::replace(&mut self.mode, Mode::Pending), spec.kind) {
+            (Mode::Ice(mut ice), LegKind::Ice(creds)) => {
+                ice.update(creds);
+                Mode::Ice(ice)
+            }
+            (_, LegKind::Ice(creds)) => Mode::Ice(Box::new(IceLeg::new(creds))),
+            (_, LegKind::Addressed { rtp, rtcp, latch }) => Mode::Addressed {
+                rtp,
+                rtcp,
+                latch,
+                moved: false,
+            },
+        };
+        self.rtcp_mux = spec.rtcp_mux;
+        self.srtp_in = srtp_in;
+        self.srtp_out = srtp_out;
+        self.rewrite = Rewriter::new(&spec.rewrite_out);
+        Ok(())
+    }
+
+    /// Whether media from `from` may enter; may latch a `SameHost` leg (returns the new address).
+    fn admit(&mut self, from: SocketAddr, rtcp: bool) -> Result<Option<SocketAddr>, DropReason> {
+        match &mut self.mode {
+            Mode::Pending => Err(DropReason::NotReady),
+            Mode::Ice(ice) => ice
+                .is_verified(from)
+                .then_some(None)
+                .ok_or(DropReason::Unlatched),
+            Mode::Addressed { rtp: None, .. } => Err(DropReason::Unlatched),
+            Mode::Addressed {
+                rtp: Some(peer),
+                rtcp: rtcp_peer,
+                latch,
+                moved,
+            } => {
+                let expected = if rtcp && !self.rtcp_mux {
+                    rtcp_peer.unwrap_or(rtcp_default(*peer))
+                } else {
+                    *peer
+                };
+                if from == expected || (rtcp && from == *peer) {
+                    return Ok(None);
+                }
+                // SameHost: one move of the RTP port to where the SDP host really sends from.
+                if *latch == LatchPolicy::SameHost && !*moved && !rtcp && from.ip() == peer.ip() {
+                    *peer = from;
+                    *moved = true;
+                    return Ok(Some(from));
+                }
+                Err(DropReason::Unlatched)
+            }
+        }
+    }
+
+    /// Egress socket and destination for RTP or RTCP leaving this leg.
+    fn egress(&self, rtcp: bool, now: Instant, consent: Duration) -> Option<(SockId, SocketAddr)> {
+        let rtp_sock = self.socks[0]?;
+        match &self.mode {
+            Mode::Pending => None,
+            Mode::Ice(ice) => ice.destination(now, consent).map(|to| (rtp_sock, to)),
+            Mode::Addressed {
+                rtp,
+                rtcp: rtcp_peer,
+                ..
+            } => {
+                let peer = (*rtp)?;
+                if !rtcp || self.rtcp_mux {
+                    return Some((rtp_sock, peer));
+                }
+                Some((
+                    self.socks[1].unwrap_or(rtp_sock),
+                    rtcp_peer.unwrap_or(rtcp_default(peer)),
+                ))
+            }
+        }
+    }
+
+    fn peer(&self, now: Instant) -> Option<SocketAddr> {
+        match &self.mode {
+            Mode::Pending => None,
+            Mode::Ice(ice) => ice.destination(now, Duration::MAX),
+            Mode::Addressed { rtp, .. } => *rtp,
+        }
+    }
+
+    /// An ICE leg must have keys both ways before media flows (DTLS done).
+    fn ready_in(&self) -> bool {
+        !matches!(self.mode, Mode::Ice(_)) || self.srtp_in.is_some()
+    }
+
+    fn ready_out(&self) -> bool {
+        !matches!(self.mode, Mode::Ice(_)) || self.srtp_out.is_some()
+    }
+}
+
+/// RFC 3550 §11: RTCP on the RTP port + 1 unless SDP says otherwise.
+fn rtcp_default(rtp: SocketAddr) -> SocketAddr {
+    SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
+}
+
+/// One relayed session.
+#[derive(Debug)]
+pub struct Session {
+    /// Session id.
+    pub id: SessionId,
+    legs: [Leg; 2],
+    last_rx: Instant,
+    packets: u64,
+}
+
+impl Session {
+    /// A session owning the given sockets, not yet installed.
+    pub fn new(
+        id: SessionId,
+        socks: [[Option<SockId>; 2]; 2],
+        addrs: [LegAddrs; 2],
+        now: Instant,
+    ) -> Self {
+        let leg = |i: usize| Leg {
+            socks: socks[i],
+            addrs: addrs[i],
+            mode: Mode::Pending,
+            rtcp_mux: addrs[i].rtcp.is_none(),
+            srtp_in: None,
+            srtp_out: None,
+            rewrite: Rewriter::default(),
+        };
+        Self {
+            id,
+            legs: [leg(0), leg(1)],
+            last_rx: now,
+            packets: 0,
+        }
+    }
+
+    /// Installs or replaces the relay spec of both legs.
+    pub fn install(&mut self, spec: [LegSpec; 2], now: Instant) -> Result<(), String> {
+        let [a, b] = spec;
+        self.legs[0].install(a)?;
+        self.legs[1].install(b)?;
+        // A fresh install restarts the idle clock: signaling just vouched for the session.
+        self.last_rx = now;
+        Ok(())
+    }
+
+    /// Every socket the session owns.
+    pub fn sockets(&self) -> impl Iterator<Item = SockId> + '_ {
+        self.legs
+            .iter()
+            .flat_map(|l| l.socks.iter().flatten().copied())
+    }
+
+    /// Local addresses of both legs.
+    pub fn addrs(&self) -> [LegAddrs; 2] {
+        [self.legs[0].addrs, self.legs[1].addrs]
+    }
+
+    /// Time since the last accepted packet (or install).
+    pub fn idle_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_rx)
+    }
+
+    /// The session as listed to signaling.
+    pub fn info(&self, shard: u16, now: Instant) -> SessionInfo {
+        SessionInfo {
+            session: self.id,
+            shard,
+            legs: self.addrs(),
+            peers: [self.legs[0].peer(now), self.legs[1].peer(now)],
+            packets: self.packets,
+            idle_ms: self.idle_for(now).as_millis() as u64,
+        }
+    }
+
+    /// The socket to send a DTLS datagram from, if `to` has proven itself on that ICE leg.
+    pub fn dtls_route(&self, leg: LegId, to: SocketAddr) -> Result<SockId, String> {
+        let l = &self.legs[leg.index()];
+        match &l.mode {
+            Mode::Ice(ice) if ice.is_verified(to) => {
+                l.socks[0].ok_or_else(|| "leg has no socket".into())
+            }
+            Mode::Ice(_) => Err(format!("{to} has not passed an ICE check")),
+            _ => Err("DTLS is only relayed on ICE legs".into()),
+        }
+    }
+
+    /// The per-packet path. `buf[..len]` is the datagram; `buf` extends to the buffer's end.
+    #[inline]
+    pub fn on_datagram(
+        &mut self,
+        route: Route,
+        from: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+        mut ctx: PacketCtx<'_>,
+    ) -> Verdict {
+        let (verdict, accepted) = match demux::classify(&buf[..len]) {
+            Kind::RtpOrRtcp => self.relay(route, from, buf, len, &ctx),
+            Kind::Stun => self.stun(route, from, buf, len, &mut ctx),
+            Kind::Dtls => self.dtls(route, from, &buf[..len], &mut ctx),
+            _ => (Err(DropReason::Unclassified), false),
+        };
+        if accepted {
+            self.last_rx = ctx.now;
+        }
+        match verdict {
+            Ok(v) => v,
+            Err(why) => {
+                ctx.counters.drop(why);
+                Verdict::Done
+            }
+        }
+    }
+
+    fn relay(
+        &mut self,
+        route: Route,
+        from: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+        ctx: &PacketCtx<'_>,
+    ) -> (Result<Verdict, DropReason>, bool) {
+        let rtcp = route.rtcp_port || demux::is_rtcp(&buf[..len]);
+        let (inbound, outbound) = split(&mut self.legs, route.leg);
+        let latched = match inbound.admit(from, rtcp) {
+            Ok(l) => l,
+            Err(why) => return (Err(why), false),
+        };
+        if !inbound.ready_in() {
+            return (Err(DropReason::NotReady), false);
+        }
+        let len = match &mut inbound.srtp_in {
+            None => len,
+            Some(c) => {
+                let r = if rtcp {
+                    c.ctx.unprotect_rtcp(&mut buf[..len])
+                } else {
+                    c.ctx.unprotect_rtp(&mut buf[..len])
+                };
+                match r {
+                    Ok(n) => n,
+                    Err(e) => return (Err(srtp_drop(e)), false),
+                }
+            }
+        };
+        // Authenticated (or plain from the proven peer): the packet counts as life.
+        if let Some(addr) = latched {
+            let _ = ctx.events.try_send(Event::Latched {
+                id: self.id,
+                leg: route.leg,
+                addr,
+            });
+        }
+        self.packets += 1;
+        (forward(outbound, rtcp, buf, len, ctx), true)
+    }
+
+    fn stun(
+        &mut self,
+        route: Route,
+        from: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+        ctx: &mut PacketCtx<'_>,
+    ) -> (Result<Verdict, DropReason>, bool) {
+        let leg = &mut self.legs[route.leg.index()];
+        let (Mode::Ice(ice), Some(sock)) = (&mut leg.mode, leg.socks[0]) else {
+            return (Err(DropReason::Unclassified), false);
+        };
+        match ice.on_stun(from, buf, len, ctx.now) {
+            StunOutcome::Reply { len, nominated } => {
+                if let Some(addr) = nominated {
+                    let _ = ctx.events.try_send(Event::Latched {
+                        id: self.id,
+                        leg: route.leg,
+                        addr,
+                    });
+                }
+                ctx.counters.stun_answered += 1;
+                (
+                    Ok(Verdict::Send {
+                        via: sock,
+                        to: from,
+                        len,
+                    }),
+                    true,
+                )
+            }
+            StunOutcome::Drop(why) => (Err(why), false),
+        }
+    }
+
+    fn dtls(
+        &mut self,
+        route: Route,
+        from: SocketAddr,
+        datagram: &[u8],
+        ctx: &mut PacketCtx<'_>,
+    ) -> (Result<Verdict, DropReason>, bool) {
+        let Mode::Ice(ice) = &self.legs[route.leg.index()].mode else {
+            return (Err(DropReason::Unclassified), false);
+        };
+        if !ice.is_verified(from) {
+            return (Err(DropReason::Unlatched), false);
+        }
+        let ev = Event::Dtls {
+            id: self.id,
+            leg: route.leg,
+            from,
+            payload: datagram.to_vec(),
+        };
+        if ctx.events.try_send(ev).is_err() {
+            return (Err(DropReason::SendFailed), false);
+        }
+        ctx.counters.dtls_up += 1;
+        (Ok(Verdict::Done), true)
+    }
+}
+
+/// Both legs, inbound first.
+fn split(legs: &mut [Leg; 2], inbound: LegId) -> (&mut Leg, &mut Leg) {
+    let [a, b] = legs;
+    match inbound {
+        LegId::A => (a, b),
+        LegId::B => (b, a),
+    }
+}
+
+/// Rewrites, protects and addresses a packet leaving on `out`.
+#[inline]
+fn forward(
+    out: &mut Leg,
+    rtcp: bool,
+    buf: &mut [u8],
+    len: usize,
+    ctx: &PacketCtx<'_>,
+) -> Result<Verdict, DropReason> {
+    let (via, to) = out
+        .egress(rtcp, ctx.now, ctx.consent_timeout)
+        .ok_or(DropReason::NotReady)?;
+    if !out.ready_out() {
+        return Err(DropReason::NotReady);
+    }
+    if rtcp {
+        out.rewrite.rtcp(&mut buf[..len]);
+    } else {
+        out.rewrite.rtp(&mut buf[..len])?;
+    }
+    let len = match &mut out.srtp_out {
+        None => len,
+        Some(c) => {
+            let r = if rtcp {
+                c.ctx.protect_rtcp(buf, len)
+            } else {
+                c.ctx.protect_rtp(buf, len)
+            };
+            r.map_err(srtp_drop)?
+        }
+    };
+    Ok(Verdict::Send { via, to, len })
+}

@@ -1,0 +1,685 @@
+//! The engine end to end over real loopback UDP, driven through its control socket, with an
+//! independent SRTP implementation (webrtc-srtp) and an independent STUN implementation
+//! (stun-types) as the peers. Every test runs on both I/O backends.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ferry::control::{
+    AllocLeg, Client, EndReason, Family, IceCredentials, LatchPolicy, LegAddrs, LegId, LegKind,
+    LegSpec, Message, Rewrite, Secret, SessionId, SrtpKey,
+};
+use ferry::engine::io::{BackendKind, uring_available};
+use ferry::engine::{Engine, EngineConfig, stats};
+use webrtc_srtp::context::Context as Oracle;
+use webrtc_srtp::protection_profile::ProtectionProfile;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+struct Fixture {
+    engine: Option<Engine>,
+    client: Client,
+    socket: PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(e) = self.engine.take() {
+            let _ = e.shutdown();
+        }
+    }
+}
+
+fn backends() -> Vec<BackendKind> {
+    let mut v = vec![BackendKind::Mmsg];
+    if uring_available() {
+        v.push(BackendKind::Uring);
+    } else {
+        eprintln!("io_uring unavailable here: testing the mmsg backend only");
+    }
+    v
+}
+
+fn start(backend: BackendKind, idle: Duration) -> Fixture {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let socket = std::env::temp_dir().join(format!("ferry-test-{}-{n}.sock", std::process::id()));
+    // Disjoint port ranges per engine in this process, and per process by pid.
+    let base = 21_000 + ((std::process::id() % 40) as u16) * 800 + (n as u16 % 8) * 100;
+    let cfg = EngineConfig {
+        shards: 1,
+        pin: false,
+        backend,
+        control_socket: socket.clone(),
+        media_v4: Some([127, 0, 0, 1].into()),
+        media_v6: Some("::1".parse().unwrap()),
+        port_min: base,
+        port_max: base + 99,
+        idle_timeout: idle,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(cfg).expect("engine starts");
+    let client = Client::connect(&socket).expect("control connects");
+    Fixture {
+        engine: Some(engine),
+        client,
+        socket,
+    }
+}
+
+fn udp(addr: &str) -> UdpSocket {
+    let s = UdpSocket::bind(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    s
+}
+
+fn recv(s: &UdpSocket) -> Option<(Vec<u8>, SocketAddr)> {
+    let mut buf = [0u8; 2048];
+    s.recv_from(&mut buf)
+        .ok()
+        .map(|(n, from)| (buf[..n].to_vec(), from))
+}
+
+/// Nothing arrives within a short wait.
+fn silent(s: &UdpSocket) -> bool {
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let r = recv(s).is_none();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    r
+}
+
+fn rtp(ssrc: u32, seq: u16, payload_len: usize) -> Vec<u8> {
+    let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    p[1] = 111;
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p[4..8].copy_from_slice(&u32::from(seq).wrapping_mul(960).to_be_bytes());
+    p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    p.extend((0..payload_len).map(|i| (i as u8).wrapping_mul(31) ^ seq as u8));
+    p
+}
+
+fn rtcp_rr(ssrc: u32) -> Vec<u8> {
+    // RR with no report blocks: V=2, PT=201, length 1.
+    let mut p = vec![0x80, 201, 0, 1];
+    p.extend(ssrc.to_be_bytes());
+    p
+}
+
+fn key(profile: u16, fill: u8) -> SrtpKey {
+    let (k, s) = match profile {
+        1 | 2 => (16, 14),
+        7 => (16, 12),
+        _ => (32, 12),
+    };
+    let bytes: Vec<u8> = (0..k + s)
+        .map(|i| fill.wrapping_add((i as u8).wrapping_mul(7)))
+        .collect();
+    SrtpKey {
+        profile,
+        key: Secret::new(&bytes[..k]),
+        salt: Secret::new(&bytes[k..]),
+    }
+}
+
+fn oracle(k: &SrtpKey) -> Oracle {
+    let p = match k.profile {
+        1 => ProtectionProfile::Aes128CmHmacSha1_80,
+        2 => ProtectionProfile::Aes128CmHmacSha1_32,
+        7 => ProtectionProfile::AeadAes128Gcm,
+        _ => ProtectionProfile::AeadAes256Gcm,
+    };
+    Oracle::new(k.key.expose(), k.salt.expose(), p, None, None).unwrap()
+}
+
+fn addressed(rtp: SocketAddr, rtcp: Option<SocketAddr>, mux: bool) -> LegSpec {
+    LegSpec {
+        kind: LegKind::Addressed {
+            rtp: Some(rtp),
+            rtcp,
+            latch: LatchPolicy::Strict,
+        },
+        rtcp_mux: mux,
+        srtp_in: None,
+        srtp_out: None,
+        rewrite_out: Rewrite::default(),
+    }
+}
+
+fn allocate(c: &mut Client, family: Family, mux: [bool; 2]) -> (SessionId, [LegAddrs; 2]) {
+    let legs = mux.map(|rtcp_mux| AllocLeg { rtcp_mux });
+    match c.request(&Message::Allocate { family, legs }).unwrap() {
+        Message::Allocated { session, legs, .. } => (session, legs),
+        other => panic!("allocate: {other:?}"),
+    }
+}
+
+fn counters(c: &mut Client) -> Vec<ferry::control::Counter> {
+    match c.request(&Message::StatsQuery).unwrap() {
+        Message::Stats { shards, .. } => {
+            let mut total = shards[0].clone();
+            for s in &shards[1..] {
+                for (t, v) in total.iter_mut().zip(s) {
+                    t.value += v.value;
+                }
+            }
+            total
+        }
+        other => panic!("stats: {other:?}"),
+    }
+}
+
+fn counter(c: &mut Client, name: &str) -> u64 {
+    stats::counter(&counters(c), name).unwrap_or_else(|| panic!("no counter {name}"))
+}
+
+/// SRTP made by webrtc-srtp crosses the engine and arrives as the original RTP, and RTP sent
+/// back arrives as SRTP that webrtc-srtp decrypts; RTCP likewise, over a non-muxed SIP leg.
+#[test]
+fn srtp_and_rtp_cross_the_engine_in_every_profile() {
+    for backend in backends() {
+        let mut f = start(backend, Duration::from_secs(60));
+        for profile in [1u16, 2, 7, 8] {
+            let browser = udp("127.0.0.1:0");
+            let (pbx, pbx_rtcp) = (udp("127.0.0.1:0"), udp("127.0.0.1:0"));
+            let (id, legs) = allocate(&mut f.client, Family::V4, [true, false]);
+            let (k_in, k_out) = (key(profile, 1), key(profile, 99));
+            let mut a = addressed(browser.local_addr().unwrap(), None, true);
+            a.srtp_in = Some(k_in.clone());
+            a.srtp_out = Some(k_out.clone());
+            let b = addressed(
+                pbx.local_addr().unwrap(),
+                Some(pbx_rtcp.local_addr().unwrap()),
+                false,
+            );
+            f.client
+                .expect_ok(&Message::Install {
+                    session: id,
+                    legs: Box::new([a, b]),
+                })
+                .unwrap();
+            let (mut tx, mut rx) = (oracle(&k_in), oracle(&k_out));
+            for seq in 0..200u16 {
+                let plain = rtp(
+                    0x1234,
+                    seq.wrapping_add(65_500),
+                    20 + usize::from(seq) * 7 % 1100,
+                );
+                browser
+                    .send_to(&tx.encrypt_rtp(&plain).unwrap(), legs[0].rtp)
+                    .unwrap();
+                let (got, from) = recv(&pbx).expect("RTP reaches the SIP side");
+                assert_eq!(
+                    (got, from),
+                    (plain.clone(), legs[1].rtp),
+                    "{backend:?} profile {profile} seq {seq}"
+                );
+                pbx.send_to(&plain, legs[1].rtp).unwrap();
+                let (got, from) = recv(&browser).expect("SRTP reaches the browser side");
+                assert_eq!(from, legs[0].rtp);
+                assert_eq!(rx.decrypt_rtp(&got).unwrap().to_vec(), plain);
+            }
+            browser
+                .send_to(&tx.encrypt_rtcp(&rtcp_rr(0x1234)).unwrap(), legs[0].rtp)
+                .unwrap();
+            let (got, from) = recv(&pbx_rtcp).expect("RTCP reaches the SIP RTCP port");
+            assert_eq!((got, Some(from)), (rtcp_rr(0x1234), legs[1].rtcp));
+            pbx_rtcp
+                .send_to(&rtcp_rr(0x5678), legs[1].rtcp.unwrap())
+                .unwrap();
+            let (got, _) = recv(&browser).expect("SRTCP reaches the browser");
+            assert_eq!(rx.decrypt_rtcp(&got).unwrap().to_vec(), rtcp_rr(0x5678));
+            f.client
+                .expect_ok(&Message::Remove { session: id })
+                .unwrap();
+        }
+    }
+}
+
+/// Payload-type and SSRC rewriting applies to packets leaving the leg that asks for it.
+#[test]
+fn payload_type_and_ssrc_are_rewritten_on_the_way_out() {
+    for backend in backends() {
+        let mut f = start(backend, Duration::from_secs(60));
+        let (a_peer, b_peer) = (udp("127.0.0.1:0"), udp("127.0.0.1:0"));
+        let (id, legs) = allocate(&mut f.client, Family::V4, [true, true]);
+        let a = addressed(a_peer.local_addr().unwrap(), None, true);
+        let mut b = addressed(b_peer.local_addr().unwrap(), None, true);
+        b.rewrite_out = Rewrite {
+            pt: vec![(111, 0)],
+            ssrc: vec![(0x1234, 0xCAFE_F00D)],
+        };
+        f.client
+            .expect_ok(&Message::Install {
+                session: id,
+                legs: Box::new([a, b]),
+            })
+            .unwrap();
+        a_peer.send_to(&rtp(0x1234, 7, 160), legs[0].rtp).unwrap();
+        let (got, _) = recv(&b_peer).unwrap();
+        let mut want = rtp(0x1234, 7, 160);
+        want[1] = 0;
+        want[8..12].copy_from_slice(&0xCAFE_F00Du32.to_be_bytes());
+        assert_eq!(got, want);
+    }
+}
+
+/// IPv6 legs relay like IPv4 ones.
+#[test]
+fn ipv6_sessions_relay() {
+    for backend in backends() {
+        let mut f = start(backend, Duration::from_secs(60));
+        let (a_peer, b_peer) = (udp("[::1]:0"), udp("[::1]:0"));
+        let (id, legs) = allocate(&mut f.client, Family::V6, [true, true]);
+        assert!(legs[0].rtp.is_ipv6());
+        let (a, b) = (
+            addressed(a_peer.local_addr().unwrap(), None, true),
+            addressed(b_peer.local_addr().unwrap(), None, true),
+        );
+        f.client
+            .expect_ok(&Message::Install {
+                session: id,
+                legs: Box::new([a, b]),
+            })
+            .unwrap();
+        b_peer.send_to(&rtp(9, 1, 100), legs[1].rtp).unwrap();
+        assert_eq!(recv(&a_peer).unwrap().0, rtp(9, 1, 100));
+    }
+}
+
+fn binding_request(
+    username: &str,
+    pwd: &str,
+    use_candidate: bool,
+) -> (Vec<u8>, stun_types::message::TransactionId) {
+    use stun_types::attribute::{AttributeType, RawAttribute, Username};
+    use stun_types::message::{
+        BINDING, IntegrityAlgorithm, Message as Stun, MessageIntegrityCredentials, MessageWrite,
+        MessageWriteVec, ShortTermCredentials,
+    };
+    use stun_types::prelude::*;
+    let mut m = Stun::builder_request(BINDING, MessageWriteVec::new());
+    m.add_attribute(&Username::new(username).unwrap()).unwrap();
+    m.add_attribute(&RawAttribute::new(
+        AttributeType::new(0x0024),
+        &0x6e7f_00ffu32.to_be_bytes(),
+    ))
+    .unwrap(); // PRIORITY
+    m.add_attribute(&RawAttribute::new(AttributeType::new(0x802A), &[1; 8]))
+        .unwrap(); // ICE-CONTROLLING
+    if use_candidate {
+        m.add_attribute(&RawAttribute::new(AttributeType::new(0x0025), &[]))
+            .unwrap();
+    }
+    let creds = MessageIntegrityCredentials::ShortTerm(ShortTermCredentials::new(pwd.into()));
+    m.add_message_integrity(&creds, IntegrityAlgorithm::Sha1)
+        .unwrap();
+    m.add_fingerprint().unwrap();
+    let tid = m.transaction_id();
+    (m.finish(), tid)
+}
+
+fn ice_leg(local_pwd: &str) -> LegSpec {
+    LegSpec {
+        kind: LegKind::Ice(IceCredentials {
+            local_ufrag: "fErY".into(),
+            local_pwd: Secret::new(local_pwd.as_bytes()),
+            remote_ufrag: "HlWh".into(),
+        }),
+        rtcp_mux: true,
+        srtp_in: Some(key(7, 5)),
+        srtp_out: Some(key(7, 6)),
+        rewrite_out: Rewrite::default(),
+    }
+}
+
+/// ICE-lite: a check from stun-types gets a success response stun-types validates (integrity,
+/// fingerprint, XOR-MAPPED-ADDRESS); a wrong password or username gets nothing and is counted;
+/// media flows to the browser only after a nominating check; DTLS goes to signaling and back.
+#[test]
+fn ice_lite_checks_latch_media_and_dtls_reaches_signaling() {
+    use stun_types::attribute::XorMappedAddress;
+    use stun_types::message::{
+        Message as Stun, MessageClass, MessageIntegrityCredentials, ShortTermCredentials,
+    };
+    const PWD: &str = "0123456789abcdefghijklmn";
+    for backend in backends() {
+        let mut f = start(backend, Duration::from_secs(60));
+        let (browser, pbx) = (udp("127.0.0.1:0"), udp("127.0.0.1:0"));
+        let (id, legs) = allocate(&mut f.client, Family::V4, [true, true]);
+        let b = addressed(pbx.local_addr().unwrap(), None, true);
+        f.client
+            .expect_ok(&Message::Install {
+                session: id,
+                legs: Box::new([ice_leg(PWD), b]),
+            })
+            .unwrap();
+
+        // Before any check: media from the SIP side has nowhere to go.
+        pbx.send_to(&rtp(1, 1, 50), legs[1].rtp).unwrap();
+        assert!(silent(&browser));
+
+        // Wrong password and wrong username: no answer, counted.
+        browser
+            .send_to(
+                &binding_request("fErY:HlWh", "wrong-password-xxxxxxxx", true).0,
+                legs[0].rtp,
+            )
+            .unwrap();
+        browser
+            .send_to(&binding_request("nope:HlWh", PWD, true).0, legs[0].rtp)
+            .unwrap();
+        assert!(silent(&browser));
+        assert_eq!(counter(&mut f.client, "drop_ice_auth"), 2);
+
+        // A valid check without nomination is answered but does not latch media.
+        let (req, tid) = binding_request("fErY:HlWh", PWD, false);
+        browser.send_to(&req, legs[0].rtp).unwrap();
+        let (resp, _) = recv(&browser).expect("binding response");
+        let msg = Stun::from_bytes(&resp).expect("stun-types parses our response");
+        assert!(msg.has_class(MessageClass::Success));
+        assert_eq!(msg.transaction_id(), tid);
+        let creds = MessageIntegrityCredentials::ShortTerm(ShortTermCredentials::new(PWD.into()));
+        msg.validate_integrity(&creds)
+            .expect("integrity verifies with our password");
+        let mapped = msg.attribute::<XorMappedAddress>().unwrap().addr(tid);
+        assert_eq!(mapped, browser.local_addr().unwrap());
+        pbx.send_to(&rtp(1, 2, 50), legs[1].rtp).unwrap();
+        assert!(silent(&browser), "no media before nomination");
+
+        // Nomination latches; signaling hears of it; media now flows.
+        browser
+            .send_to(&binding_request("fErY:HlWh", PWD, true).0, legs[0].rtp)
+            .unwrap();
+        assert!(recv(&browser).is_some());
+        let ev = f.client.next_event(Duration::from_secs(2)).unwrap();
+        assert_eq!(
+            ev,
+            Some(Message::Latched {
+                session: id,
+                leg: LegId::A,
+                addr: browser.local_addr().unwrap()
+            })
+        );
+        pbx.send_to(&rtp(1, 3, 50), legs[1].rtp).unwrap();
+        let (srtp, _) = recv(&browser).expect("media after nomination");
+        assert_eq!(
+            oracle(&key(7, 6)).decrypt_rtp(&srtp).unwrap().to_vec(),
+            rtp(1, 3, 50)
+        );
+
+        // DTLS from the verified browser goes to signaling; signaling's answer goes back.
+        let record = [22u8, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3];
+        browser.send_to(&record, legs[0].rtp).unwrap();
+        let ev = f.client.next_event(Duration::from_secs(2)).unwrap();
+        assert_eq!(
+            ev,
+            Some(Message::DtlsReceived {
+                session: id,
+                leg: LegId::A,
+                from: browser.local_addr().unwrap(),
+                payload: record.to_vec()
+            })
+        );
+        let to = browser.local_addr().unwrap();
+        f.client
+            .expect_ok(&Message::DtlsSend {
+                session: id,
+                leg: LegId::A,
+                to,
+                payload: vec![22, 1, 2],
+            })
+            .unwrap();
+        assert_eq!(recv(&browser).unwrap().0, vec![22, 1, 2]);
+        // ...but never to an address that has not proven itself.
+        let stranger = udp("127.0.0.1:0");
+        let to = stranger.local_addr().unwrap();
+        assert!(
+            f.client
+                .expect_ok(&Message::DtlsSend {
+                    session: id,
+                    leg: LegId::A,
+                    to,
+                    payload: vec![22]
+                })
+                .is_err()
+        );
+        assert!(silent(&stranger));
+        // DTLS from an unverified address is dropped, not handed up.
+        stranger.send_to(&record, legs[0].rtp).unwrap();
+        assert!(
+            f.client
+                .next_event(Duration::from_millis(300))
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+/// Malformed, unauthenticated and replayed packets are dropped and counted; nothing crosses.
+#[test]
+fn bad_packets_are_dropped_and_counted() {
+    for backend in backends() {
+        let mut f = start(backend, Duration::from_secs(60));
+        let (browser, pbx) = (udp("127.0.0.1:0"), udp("127.0.0.1:0"));
+        let (id, legs) = allocate(&mut f.client, Family::V4, [true, true]);
+        let k = key(1, 3);
+        let mut a = addressed(browser.local_addr().unwrap(), None, true);
+        a.srtp_in = Some(k.clone());
+        let b = addressed(pbx.local_addr().unwrap(), None, true);
+        f.client
+            .expect_ok(&Message::Install {
+                session: id,
+                legs: Box::new([a, b]),
+            })
+            .unwrap();
+        let mut tx = oracle(&k);
+        let good = tx.encrypt_rtp(&rtp(5, 1, 160)).unwrap().to_vec();
+        browser.send_to(&good, legs[0].rtp).unwrap();
+        assert!(recv(&pbx).is_some());
+        browser.send_to(&good, legs[0].rtp).unwrap(); // replay
+        let mut forged = tx.encrypt_rtp(&rtp(5, 2, 160)).unwrap().to_vec();
+        *forged.last_mut().unwrap() ^= 1; // bad tag
+        browser.send_to(&forged, legs[0].rtp).unwrap();
+        browser.send_to(&[0x80, 0x00, 0x01], legs[0].rtp).unwrap(); // truncated RTP
+        browser.send_to(&[0xff; 40], legs[0].rtp).unwrap(); // no RFC 7983 range
+        browser.send_to(&[], legs[0].rtp).unwrap();
+        assert!(silent(&pbx));
+        let c = counters(&mut f.client);
+        let get = |n: &str| stats::counter(&c, n).unwrap();
+        assert_eq!(get("drop_replay"), 1);
+        assert_eq!(get("drop_auth"), 1);
+        assert!(
+            get("drop_malformed") >= 1,
+            "truncated RTP counted as malformed"
+        );
+        assert!(get("drop_unclassified") >= 2);
+        // The stream is intact after the attacks.
+        browser
+            .send_to(&tx.encrypt_rtp(&rtp(5, 3, 160)).unwrap(), legs[0].rtp)
+            .unwrap();
+        assert_eq!(recv(&pbx).unwrap().0, rtp(5, 3, 160));
+    }
+}
+
+/// RTP Bleed / RTP Inject (CVE-2025-53399): a third address sending to the SIP-side port
+/// neither hijacks the stream nor receives any media, under both latch policies.
+#[test]
+fn rtp_bleed_third_party_neither_hijacks_nor_receives() {
+    for backend in backends() {
+        for latch in [LatchPolicy::Strict, LatchPolicy::SameHost] {
+            let mut f = start(backend, Duration::from_secs(60));
+            let (browser, pbx) = (udp("127.0.0.1:0"), udp("127.0.0.1:0"));
+            let attacker = udp("127.0.0.2:0");
+            let (id, legs) = allocate(&mut f.client, Family::V4, [true, true]);
+            let a = addressed(browser.local_addr().unwrap(), None, true);
+            let mut b = addressed(pbx.local_addr().unwrap(), None, true);
+            b.kind = LegKind::Addressed {
+                rtp: Some(pbx.local_addr().unwrap()),
+                rtcp: None,
+                latch,
+            };
+            f.client
+                .expect_ok(&Message::Install {
+                    session: id,
+                    legs: Box::new([a, b]),
+                })
+                .unwrap();
+            for seq in 0..50 {
+                attacker.send_to(&rtp(666, seq, 160), legs[1].rtp).unwrap();
+            }
+            assert!(
+                silent(&browser),
+                "{latch:?}: injected media must not reach the browser"
+            );
+            browser.send_to(&rtp(1, 1, 160), legs[0].rtp).unwrap();
+            assert_eq!(
+                recv(&pbx).unwrap().0,
+                rtp(1, 1, 160),
+                "{latch:?}: the real peer still gets media"
+            );
+            assert!(
+                silent(&attacker),
+                "{latch:?}: the attacker receives nothing"
+            );
+            assert_eq!(counter(&mut f.client, "drop_unlatched_source"), 50);
+        }
+    }
+}
+
+/// SameHost: the SDP host may move its RTP port once (NAT); the new port then owns the stream.
+#[test]
+fn same_host_latches_a_new_port_once() {
+    let mut f = start(BackendKind::Auto, Duration::from_secs(60));
+    let (browser, sdp_port, real_port, later) = (
+        udp("127.0.0.1:0"),
+        udp("127.0.0.1:0"),
+        udp("127.0.0.1:0"),
+        udp("127.0.0.1:0"),
+    );
+    let (id, legs) = allocate(&mut f.client, Family::V4, [true, true]);
+    let a = addressed(browser.local_addr().unwrap(), None, true);
+    let mut b = addressed(sdp_port.local_addr().unwrap(), None, true);
+    b.kind = LegKind::Addressed {
+        rtp: Some(sdp_port.local_addr().unwrap()),
+        rtcp: None,
+        latch: LatchPolicy::SameHost,
+    };
+    f.client
+        .expect_ok(&Message::Install {
+            session: id,
+            legs: Box::new([a, b]),
+        })
+        .unwrap();
+    real_port.send_to(&rtp(2, 1, 10), legs[1].rtp).unwrap();
+    assert!(recv(&browser).is_some());
+    let ev = f.client.next_event(Duration::from_secs(2)).unwrap();
+    assert_eq!(
+        ev,
+        Some(Message::Latched {
+            session: id,
+            leg: LegId::B,
+            addr: real_port.local_addr().unwrap()
+        })
+    );
+    browser.send_to(&rtp(3, 1, 10), legs[0].rtp).unwrap();
+    assert!(recv(&real_port).is_some(), "media follows the latched port");
+    later.send_to(&rtp(2, 2, 10), legs[1].rtp).unwrap();
+    assert!(silent(&browser), "a second move is refused");
+}
+
+/// Signaling going away leaves media flowing; a new signaling process lists the session, takes
+/// it over and removes it.
+#[test]
+fn sessions_survive_signaling_disconnect_and_are_taken_over() {
+    for backend in backends() {
+        let mut f = start(backend, Duration::from_secs(60));
+        let (a_peer, b_peer) = (udp("127.0.0.1:0"), udp("127.0.0.1:0"));
+        let (id, legs) = allocate(&mut f.client, Family::V4, [true, true]);
+        let (a, b) = (
+            addressed(a_peer.local_addr().unwrap(), None, true),
+            addressed(b_peer.local_addr().unwrap(), None, true),
+        );
+        f.client
+            .expect_ok(&Message::Install {
+                session: id,
+                legs: Box::new([a, b]),
+            })
+            .unwrap();
+        f.client = Client::connect(&f.socket).unwrap(); // the old connection drops here
+        for seq in 0..20 {
+            a_peer.send_to(&rtp(1, seq, 80), legs[0].rtp).unwrap();
+            assert!(recv(&b_peer).is_some(), "media flows with signaling gone");
+        }
+        let Message::Sessions(list) = f.client.request(&Message::List).unwrap() else {
+            panic!("list")
+        };
+        let s = list
+            .iter()
+            .find(|s| s.session == id)
+            .expect("session listed");
+        assert_eq!(s.legs, legs);
+        assert!(s.packets >= 20);
+        assert_eq!(
+            s.peers,
+            [
+                Some(a_peer.local_addr().unwrap()),
+                Some(b_peer.local_addr().unwrap())
+            ]
+        );
+        f.client
+            .expect_ok(&Message::Remove { session: id })
+            .unwrap();
+        a_peer.send_to(&rtp(1, 99, 80), legs[0].rtp).unwrap();
+        assert!(silent(&b_peer), "removed sessions relay nothing");
+        let Message::Sessions(list) = f.client.request(&Message::List).unwrap() else {
+            panic!("list")
+        };
+        assert!(list.is_empty());
+    }
+}
+
+/// Sessions with no traffic are reaped and reported; their ports return to the pool.
+#[test]
+fn idle_sessions_are_reaped_and_reported() {
+    let mut f = start(BackendKind::Auto, Duration::from_secs(1));
+    let (id, _) = allocate(&mut f.client, Family::V4, [true, false]);
+    let ev = f.client.next_event(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        ev,
+        Some(Message::Ended {
+            session: id,
+            reason: EndReason::Idle
+        })
+    );
+    let Message::Sessions(list) = f.client.request(&Message::List).unwrap() else {
+        panic!("list")
+    };
+    assert!(list.is_empty());
+    // 100 ports in the range: 240 ports' worth of sessions fit only if removal frees them.
+    for _ in 0..3 {
+        let mut ids = Vec::new();
+        for _ in 0..40 {
+            ids.push(allocate(&mut f.client, Family::V4, [true, true]).0);
+        }
+        for id in ids {
+            f.client
+                .expect_ok(&Message::Remove { session: id })
+                .unwrap();
+        }
+    }
+    assert!(matches!(
+        f.client
+            .request(&Message::Remove {
+                session: SessionId(12345)
+            })
+            .unwrap(),
+        Message::Error {
+            code: ferry::control::ErrorCode::NoSuchSession,
+            ..
+        }
+    ));
+}
