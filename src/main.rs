@@ -52,10 +52,10 @@ struct EngineArgs {
     ports: (u16, u16),
     /// IPv4 address media sockets bind to ("none" to disable).
     #[arg(long, default_value = "0.0.0.0", value_parser = parse_opt_ip)]
-    media_v4: Option<IpAddr>,
+    media_v4: MediaAddr,
     /// IPv6 address media sockets bind to ("none" to disable).
     #[arg(long, default_value = "none", value_parser = parse_opt_ip)]
-    media_v6: Option<IpAddr>,
+    media_v6: MediaAddr,
     /// Seconds without an accepted packet before a session is reaped.
     #[arg(long, default_value_t = 60)]
     idle_timeout: u64,
@@ -92,12 +92,17 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
     Ok((a, b))
 }
 
-fn parse_opt_ip(s: &str) -> Result<Option<IpAddr>, String> {
+/// An optional bind address ("none" disables the family).
+#[derive(Debug, Clone, Copy)]
+struct MediaAddr(Option<IpAddr>);
+
+fn parse_opt_ip(s: &str) -> Result<MediaAddr, String> {
     if s == "none" {
-        Ok(None)
-    } else {
-        s.parse().map(Some).map_err(|e| format!("{s}: {e}"))
+        return Ok(MediaAddr(None));
     }
+    s.parse()
+        .map(|ip| MediaAddr(Some(ip)))
+        .map_err(|e| format!("{s}: {e}"))
 }
 
 fn main() -> ExitCode {
@@ -138,8 +143,8 @@ fn run_engine(args: EngineArgs) -> Result<(), String> {
             Backend::Mmsg => BackendKind::Mmsg,
         },
         control_socket: args.socket.clone(),
-        media_v4: args.media_v4,
-        media_v6: args.media_v6,
+        media_v4: args.media_v4.0,
+        media_v6: args.media_v6.0,
         port_min: args.ports.0,
         port_max: args.ports.1,
         idle_timeout: Duration::from_secs(args.idle_timeout),
