@@ -303,6 +303,20 @@ impl Context {
         Ok((self.streams.len(), Stream::new(ssrc)))
     }
 
+    /// The stream for `ssrc`, created if the policy allows (sending side: nothing to verify).
+    #[inline]
+    fn stream_mut(&mut self, ssrc: u32) -> Result<&mut Stream, Error> {
+        let i = match self.streams.iter().position(|s| s.ssrc == ssrc) {
+            Some(i) => i,
+            None => {
+                let (i, s) = self.slot(ssrc)?;
+                self.streams.push(s);
+                i
+            }
+        };
+        Ok(&mut self.streams[i])
+    }
+
     #[inline]
     fn commit(&mut self, i: usize, s: Stream) {
         if i == self.streams.len() {
@@ -322,11 +336,10 @@ impl Context {
             return Err(Error::BufferTooSmall);
         }
         let (ssrc, seq) = (be32(&buf[8..12]), u16::from_be_bytes([buf[2], buf[3]]));
-        let (i, mut s) = self.slot(ssrc)?;
+        let s = self.stream_mut(ssrc)?;
         // The sender's own index: the same estimate, so a reordered send keeps its ROC.
         let v = u32::try_from(s.estimate(seq)).unwrap_or(0);
         s.advance(v, seq);
-        self.commit(i, s);
         let index = (u64::from(v) << 16) | u64::from(seq);
         if self.profile.is_aead() {
             let (head, rest) = buf.split_at_mut(hdr);
@@ -408,19 +421,18 @@ impl Context {
         }
         let ssrc = s.ssrc;
         if self.profile.is_aead() {
-            let mut saved = [0u8; RETRY_MAX];
-            let keep = keep && buf.len() <= RETRY_MAX;
-            if keep {
-                saved[..buf.len()].copy_from_slice(buf);
-            }
-            let (head, rest) = buf.split_at_mut(hdr);
-            let (data, tag) = rest.split_at_mut(len - hdr);
-            let r = self.rtp.gcm_open((ssrc, v, seq), head, data, tag);
-            if r.is_err() && keep {
+            if keep && buf.len() <= RETRY_MAX {
+                // Only on the rare retry path: a stack copy to restore after a failed open.
+                let mut saved = [0u8; RETRY_MAX];
                 let n = buf.len();
-                buf.copy_from_slice(&saved[..n]);
+                saved[..n].copy_from_slice(buf);
+                let r = self.gcm_open_rtp(v, seq, ssrc, buf, hdr, len);
+                if r.is_err() {
+                    buf.copy_from_slice(&saved[..n]);
+                }
+                return r.map(|()| v);
             }
-            r.map(|()| v)
+            self.gcm_open_rtp(v, seq, ssrc, buf, hdr, len).map(|()| v)
         } else {
             let tag = self.rtp.cm_tag(&buf[..len], &v.to_be_bytes());
             if !Transform::tags_equal(&tag, &buf[len..]) {
@@ -429,6 +441,21 @@ impl Context {
             self.rtp.cm_crypt(ssrc, index, &mut buf[hdr..len]);
             Ok(v)
         }
+    }
+
+    #[inline]
+    fn gcm_open_rtp(
+        &self,
+        v: u32,
+        seq: u16,
+        ssrc: u32,
+        buf: &mut [u8],
+        hdr: usize,
+        len: usize,
+    ) -> Result<(), Error> {
+        let (head, rest) = buf.split_at_mut(hdr);
+        let (data, tag) = rest.split_at_mut(len - hdr);
+        self.rtp.gcm_open((ssrc, v, seq), head, data, tag)
     }
 
     /// Protects the RTCP compound packet in `buf[..len]` (encrypted, E = 1); `buf` must have
