@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use crossbeam::channel::{bounded, unbounded};
-use ferry::control::{LatchPolicy, LegAddrs, LegKind, LegSpec, Rewrite, Secret, SessionId, SrtpKey};
+use ferry::control::{
+    LatchPolicy, LegAddrs, LegKind, LegSpec, Rewrite, Secret, SessionId, SrtpKey,
+};
 use ferry::engine::io::{Handler, IoOps, RxMeta, SockId};
 use ferry::engine::ports::LegSockets;
 use ferry::engine::shard::{Cmd, Shard, ShardConfig};
@@ -42,12 +44,21 @@ fn key(rng: &mut impl Rng) -> SrtpKey {
     let (mut k, mut s) = ([0u8; 16], [0u8; 12]);
     rng.fill(&mut k);
     rng.fill(&mut s);
-    SrtpKey { profile: Profile::AeadAes128Gcm.id(), key: Secret::new(&k), salt: Secret::new(&s) }
+    SrtpKey {
+        profile: Profile::AeadAes128Gcm.id(),
+        key: Secret::new(&k),
+        salt: Secret::new(&s),
+    }
 }
 
 fn context(k: &SrtpKey) -> Context {
     let p = Profile::AeadAes128Gcm;
-    Context::new(p, &MasterKey::new(p, k.key.expose(), k.salt.expose()).unwrap(), &Config::default()).unwrap()
+    Context::new(
+        p,
+        &MasterKey::new(p, k.key.expose(), k.salt.expose()).unwrap(),
+        &Config::default(),
+    )
+    .unwrap()
 }
 
 /// A shard with SESSIONS SRTP->RTP sessions; returns it, each session's (A socket id, browser
@@ -55,7 +66,11 @@ fn context(k: &SrtpKey) -> Context {
 fn setup() -> (Shard, Vec<(SockId, SocketAddr)>, Vec<Context>) {
     let (tx, rx) = unbounded();
     let (ev_tx, _ev_rx) = unbounded();
-    let cfg = ShardConfig { index: 0, idle_timeout: Duration::from_secs(3600), consent_timeout: Duration::from_secs(30) };
+    let cfg = ShardConfig {
+        index: 0,
+        idle_timeout: Duration::from_secs(3600),
+        consent_timeout: Duration::from_secs(30),
+    };
     let mut shard = Shard::new(cfg, rx, ev_tx);
     let mut io = FakeIo(0);
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
@@ -64,25 +79,61 @@ fn setup() -> (Shard, Vec<(SockId, SocketAddr)>, Vec<Context>) {
     for i in 0..SESSIONS {
         let sock = || UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = |p: u16| -> SocketAddr { ([127, 0, 0, 1], p).into() };
-        let sockets = [LegSockets { rtp: sock(), rtcp: None }, LegSockets { rtp: sock(), rtcp: None }];
-        let addrs = [LegAddrs { rtp: addr(20_000), rtcp: None }, LegAddrs { rtp: addr(20_001), rtcp: None }];
+        let sockets = [
+            LegSockets {
+                rtp: sock(),
+                rtcp: None,
+            },
+            LegSockets {
+                rtp: sock(),
+                rtcp: None,
+            },
+        ];
+        let addrs = [
+            LegAddrs {
+                rtp: addr(20_000),
+                rtcp: None,
+            },
+            LegAddrs {
+                rtp: addr(20_001),
+                rtcp: None,
+            },
+        ];
         let id = SessionId(i as u64);
         let (done, wait) = bounded(1);
-        tx.send(Cmd::Add { id, sockets, addrs, reply: done }).unwrap();
+        tx.send(Cmd::Add {
+            id,
+            sockets,
+            addrs,
+            reply: done,
+        })
+        .unwrap();
         shard.poll(Instant::now(), &mut io);
         wait.recv().unwrap().unwrap();
         let browser: SocketAddr = ([10, 0, (i >> 8) as u8, i as u8], 40_000).into();
         let k = key(&mut rng);
         let leg = |peer, srtp: Option<SrtpKey>| LegSpec {
-            kind: LegKind::Addressed { rtp: Some(peer), rtcp: None, latch: LatchPolicy::Strict },
+            kind: LegKind::Addressed {
+                rtp: Some(peer),
+                rtcp: None,
+                latch: LatchPolicy::Strict,
+            },
             rtcp_mux: true,
             srtp_in: srtp,
             srtp_out: None,
             rewrite_out: Rewrite::default(),
         };
-        let spec = Box::new([leg(browser, Some(k.clone())), leg(([127, 0, 0, 2], 50_000).into(), None)]);
+        let spec = Box::new([
+            leg(browser, Some(k.clone())),
+            leg(([127, 0, 0, 2], 50_000).into(), None),
+        ]);
         let (done, wait) = bounded(1);
-        tx.send(Cmd::Install { id, spec, reply: done }).unwrap();
+        tx.send(Cmd::Install {
+            id,
+            spec,
+            reply: done,
+        })
+        .unwrap();
         shard.poll(Instant::now(), &mut io);
         wait.recv().unwrap().unwrap();
         routes.push((SockId(2 * i as u32), browser));
@@ -143,7 +194,13 @@ fn bench(c: &mut Criterion) {
     assert_eq!(c.tx_packets, c.rx_packets);
     let key = LessSafeKey::new(UnboundKey::new(&AES_128_GCM, &[7; 16]).unwrap());
     let mut sealed = rtp(1, 1);
-    let tag = key.seal_in_place_separate_tag(Nonce::assume_unique_for_key([1; 12]), Aad::from(&[0u8; 12]), &mut sealed[12..]).unwrap();
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key([1; 12]),
+            Aad::from(&[0u8; 12]),
+            &mut sealed[12..],
+        )
+        .unwrap();
     sealed.extend(tag.as_ref());
     g.bench_function("raw_aead_open_172B", |b| {
         let mut bufs = vec![sealed.clone(); BATCH];
@@ -156,7 +213,11 @@ fn bench(c: &mut Criterion) {
                 let t = Instant::now();
                 for buf in &mut bufs[..n] {
                     let (head, rest) = buf.split_at_mut(12);
-                    let _ = black_box(key.open_in_place(Nonce::assume_unique_for_key([1; 12]), Aad::from(&*head), rest));
+                    let _ = black_box(key.open_in_place(
+                        Nonce::assume_unique_for_key([1; 12]),
+                        Aad::from(&*head),
+                        rest,
+                    ));
                 }
                 spent += t.elapsed();
                 done += n as u64;

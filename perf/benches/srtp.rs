@@ -118,7 +118,8 @@ fn unprotect(c: &mut Criterion) {
                     b.iter_custom(|iters| {
                         let mut rx = context(p, backend);
                         let mut next = 0usize;
-                        let mut batch: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(size + 32)).collect();
+                        let mut batch: Vec<Vec<u8>> =
+                            (0..BATCH).map(|_| Vec::with_capacity(size + 32)).collect();
                         let mut spent = Duration::ZERO;
                         let mut done = 0u64;
                         while done < iters {
