@@ -157,6 +157,19 @@ fn allocate(c: &mut Client, family: Family, mux: [bool; 2]) -> (SessionId, [LegA
     }
 }
 
+/// The next event is `Latched` for this session, leg and peer.
+fn expect_latched(c: &mut Client, id: SessionId, leg: LegId, peer: &UdpSocket) {
+    let ev = c.next_event(Duration::from_secs(2)).unwrap();
+    assert_eq!(
+        ev,
+        Some(Message::Latched {
+            session: id,
+            leg,
+            addr: peer.local_addr().unwrap()
+        })
+    );
+}
+
 fn counters(c: &mut Client) -> Vec<ferry::control::Counter> {
     match c.request(&Message::StatsQuery).unwrap() {
         Message::Stats { shards, .. } => {
@@ -395,15 +408,7 @@ fn ice_lite_checks_latch_media_and_dtls_reaches_signaling() {
             .send_to(&binding_request("fErY:HlWh", PWD, true).0, legs[0].rtp)
             .unwrap();
         assert!(recv(&browser).is_some());
-        let ev = f.client.next_event(Duration::from_secs(2)).unwrap();
-        assert_eq!(
-            ev,
-            Some(Message::Latched {
-                session: id,
-                leg: LegId::A,
-                addr: browser.local_addr().unwrap()
-            })
-        );
+        expect_latched(&mut f.client, id, LegId::A, &browser);
         pbx.send_to(&rtp(1, 3, 50), legs[1].rtp).unwrap();
         let (srtp, _) = recv(&browser).expect("media after nomination");
         assert_eq!(
@@ -576,15 +581,7 @@ fn same_host_latches_a_new_port_once() {
         .unwrap();
     real_port.send_to(&rtp(2, 1, 10), legs[1].rtp).unwrap();
     assert!(recv(&browser).is_some());
-    let ev = f.client.next_event(Duration::from_secs(2)).unwrap();
-    assert_eq!(
-        ev,
-        Some(Message::Latched {
-            session: id,
-            leg: LegId::B,
-            addr: real_port.local_addr().unwrap()
-        })
-    );
+    expect_latched(&mut f.client, id, LegId::B, &real_port);
     browser.send_to(&rtp(3, 1, 10), legs[0].rtp).unwrap();
     assert!(recv(&real_port).is_some(), "media follows the latched port");
     later.send_to(&rtp(2, 2, 10), legs[1].rtp).unwrap();

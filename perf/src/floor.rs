@@ -89,3 +89,47 @@ pub fn run(sock: &UdpSocket, stop: &AtomicBool, stats: &Arc<FloorStats>) -> io::
     }
     Ok(())
 }
+
+/// Sends 172-byte datagrams to `target` at `rate` per second for `duration` from one socket,
+/// paced in 1 ms slices, while a second thread counts the echoes. Returns (sent, received).
+pub fn flood(
+    target: std::net::SocketAddr,
+    rate: u32,
+    duration: std::time::Duration,
+) -> io::Result<(u64, u64)> {
+    use std::time::{Duration, Instant};
+    let sock = UdpSocket::bind(if target.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    })?;
+    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let rx = sock.try_clone()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let got = Arc::new(AtomicU64::new(0));
+    let (s2, g2) = (Arc::clone(&stop), Arc::clone(&got));
+    let counter = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while !s2.load(Ordering::Relaxed) {
+            if rx.recv_from(&mut buf).is_ok() {
+                g2.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let pkt = [0x80u8; 172];
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while start.elapsed() < duration {
+        let due = (start.elapsed().as_secs_f64() * f64::from(rate)) as u64;
+        while sent < due {
+            if sock.send_to(&pkt, target).is_ok() {
+                sent += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let _ = counter.join();
+    Ok((sent, got.load(Ordering::Relaxed)))
+}

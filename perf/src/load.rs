@@ -95,6 +95,10 @@ pub struct LoadConfig {
     pub bind: std::net::IpAddr,
     /// Draw a progress line on stderr.
     pub progress: bool,
+    /// Directions to send: [A->B (SRTP->RTP), B->A (RTP->SRTP)].
+    pub directions: [bool; 2],
+    /// The engine's PID, to measure its shard threads' CPU per relayed packet.
+    pub engine_pid: Option<u32>,
 }
 
 /// Results for one direction.
@@ -146,6 +150,8 @@ pub struct Report {
     pub a_to_b: DirectionReport,
     /// RTP -> SRTP (SIP to browser).
     pub b_to_a: DirectionReport,
+    /// Engine shard CPU per relayed packet during the send window, when `engine_pid` is given.
+    pub engine_cpu_ns_per_packet: Option<f64>,
 }
 
 /// Per-session, per-direction receive state.
@@ -232,10 +238,13 @@ pub fn run(cfg: &LoadConfig) -> io::Result<Report> {
         start,
         Arc::clone(&stop),
     )?;
+    let cpu = |pid: Option<u32>| pid.and_then(|p| crate::cpu::threads_cpu_ns(p, "ferry-shard"));
+    let cpu_before = cpu(cfg.engine_pid);
     let tx_done = send_loop(cfg, &mut sessions, &sock_a, &sock_b, start, &sent);
     let seconds = start.elapsed().as_secs_f64();
     // Let the last packets drain before the receivers stop.
     std::thread::sleep(Duration::from_millis(300));
+    let cpu_after = cpu(cfg.engine_pid);
     stop.store(true, Ordering::Relaxed);
     let rb = rx_b
         .join()
@@ -249,7 +258,13 @@ pub fn run(cfg: &LoadConfig) -> io::Result<Report> {
     }
     let a_to_b = direction(sent[0].load(Ordering::Relaxed), &rb);
     let b_to_a = direction(sent[1].load(Ordering::Relaxed), &ra);
+    let relayed = a_to_b.received + b_to_a.received;
+    let engine_cpu_ns_per_packet = match (cpu_before, cpu_after) {
+        (Some(b), Some(a)) if relayed > 0 => Some((a - b) as f64 / relayed as f64),
+        _ => None,
+    };
     Ok(Report {
+        engine_cpu_ns_per_packet,
         sessions: cfg.sessions,
         seconds,
         offered_pps: (a_to_b.sent + b_to_a.sent) as f64 / seconds,
@@ -369,6 +384,7 @@ fn send_loop(
     // Random phase per session (and direction), so packets are paced, not bursts.
     let mut due: Vec<(Duration, usize, u32)> = (0..n)
         .flat_map(|i| [0u32, 1].map(|d| (interval.mul_f64(rng.gen_range(0.0..1.0)), i, d)))
+        .filter(|(_, _, d)| cfg.directions[*d as usize])
         .collect();
     due.sort();
     let mut counts = vec![[0u64; 2]; n];

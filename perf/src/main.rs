@@ -1,6 +1,7 @@
 //! `ferry-perf`: the load generator for a running Ferry engine, and the floor it is measured
 //! against.
 
+mod cpu;
 mod floor;
 mod load;
 mod pcap;
@@ -56,6 +57,27 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Which directions to send: both, a2b (SRTP->RTP) or b2a (RTP->SRTP).
+        #[arg(long, default_value = "both")]
+        direction: String,
+        /// PID of the engine: report its shard threads' CPU per relayed packet.
+        #[arg(long)]
+        engine_pid: Option<u32>,
+    },
+    /// Send 172-byte datagrams to an echo (the floor) at a fixed rate and count what returns.
+    Flood {
+        /// Where to send.
+        #[arg(long)]
+        target: std::net::SocketAddr,
+        /// Datagrams per second.
+        #[arg(long, default_value_t = 100_000)]
+        rate: u32,
+        /// Seconds.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// PID of the echo: report its CPU per echoed packet.
+        #[arg(long)]
+        echo_pid: Option<u32>,
     },
     /// Run the floor: a bare recvmmsg/sendmmsg UDP echo (no crypto, no lookup).
     Floor {
@@ -91,7 +113,15 @@ fn run(cmd: Command) -> Result<(), String> {
             bind,
             json,
             quiet,
+            direction,
+            engine_pid,
         } => {
+            let directions = match direction.as_str() {
+                "both" => [true, true],
+                "a2b" => [true, false],
+                "b2a" => [false, true],
+                other => return Err(format!("--direction {other}: expected both, a2b or b2a")),
+            };
             let profile = ferry::srtp::Profile::from_name(&profile)
                 .ok_or_else(|| format!("unknown SRTP profile {profile}"))?;
             let source = match pcap {
@@ -107,6 +137,8 @@ fn run(cmd: Command) -> Result<(), String> {
                 profile,
                 bind,
                 progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                directions,
+                engine_pid,
             };
             let report = load::run(&cfg).map_err(|e| e.to_string())?;
             let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
@@ -115,6 +147,26 @@ fn run(cmd: Command) -> Result<(), String> {
                 Some(p) => std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))?,
                 None => print_report(&report),
             }
+            Ok(())
+        }
+        Command::Flood {
+            target,
+            rate,
+            duration,
+            echo_pid,
+        } => {
+            let before = echo_pid.and_then(|p| cpu::threads_cpu_ns(p, ""));
+            let (sent, got) = floor::flood(target, rate, Duration::from_secs_f64(duration))
+                .map_err(|e| e.to_string())?;
+            let after = echo_pid.and_then(|p| cpu::threads_cpu_ns(p, ""));
+            print!("sent {sent} received {got}");
+            if let (Some(a), Some(b)) = (before, after) {
+                print!(
+                    " echo_cpu_ns_per_packet {:.0}",
+                    (b - a) as f64 / got.max(1) as f64
+                );
+            }
+            println!();
             Ok(())
         }
         Command::Floor { listen, duration } => {
@@ -142,6 +194,9 @@ fn run(cmd: Command) -> Result<(), String> {
 }
 
 fn print_report(r: &load::Report) {
+    if let Some(ns) = r.engine_cpu_ns_per_packet {
+        println!("engine CPU per relayed packet: {ns:.0} ns");
+    }
     println!(
         "{} sessions, {:.1} s, offered {:.0} pps, delivered {:.0} pps",
         r.sessions, r.seconds, r.offered_pps, r.delivered_pps
