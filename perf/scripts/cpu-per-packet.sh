@@ -15,14 +15,16 @@ BIN=target/release
 cargo build --release -q -p ferry -p ferry-perf
 ulimit -n "$(ulimit -Hn)"
 
-taskset -c 0 "$BIN/ferry-perf" floor --listen 127.0.0.1:39999 --duration $((DUR + 5)) 2>/dev/null &
+floor_log=$(mktemp)
+taskset -c 0 "$BIN/ferry-perf" floor --listen 127.0.0.1:39999 --duration $((DUR + 2)) 2>"$floor_log" &
 FLOOR=$!
 sleep 0.5
 floor_line=$(taskset -c 1 "$BIN/ferry-perf" flood --target 127.0.0.1:39999 --rate "$PPS" --duration "$DUR" --echo-pid "$FLOOR")
-kill "$FLOOR" 2>/dev/null || true
-wait "$FLOOR" 2>/dev/null || true
-floor_ns=$(echo "$floor_line" | awk '{print $6}')
-echo "floor (recvmmsg/sendmmsg echo, $PPS pps): $floor_line"
+wait "$FLOOR"
+echoed=$(awk '/^echoed/ {print $2}' "$floor_log")
+# CPU over the flood window divided by what the echo itself handled (client-side loss aside).
+floor_ns=$(echo "$floor_line" | awk -v e="$echoed" '{printf "%.0f", $6 / e}')
+echo "floor (recvmmsg/sendmmsg echo, $PPS pps offered): $floor_line echoed $echoed => ${floor_ns} ns CPU per echoed packet"
 
 for backend in uring mmsg; do
   sock=$(mktemp -u /tmp/ferry-bench-XXXX.sock)

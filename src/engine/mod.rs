@@ -90,6 +90,10 @@ impl Engine {
             cfg.shards
         };
         let ports = PortAllocator::new(cfg.media_v4, cfg.media_v6, cfg.port_min, cfg.port_max)?;
+        // Sockets are made by the control thread as calls arrive; lift the descriptor limit first.
+        if let Err(e) = io::raise_fd_limit() {
+            tracing::warn!("cannot raise the open-file limit: {e}");
+        }
         let _ = std::fs::remove_file(&cfg.control_socket);
         let listener = UnixListener::bind(&cfg.control_socket)?;
         let (ev_tx, ev_rx) = unbounded();

@@ -96,7 +96,7 @@ impl PortAllocator {
             } else {
                 self.cursor + 1
             };
-            if let Some(sockets) = self.try_bind(ip, port, mux) {
+            if let Some(sockets) = self.try_bind(ip, port, mux)? {
                 return Ok(sockets);
             }
         }
@@ -106,27 +106,37 @@ impl PortAllocator {
         ))
     }
 
-    fn try_bind(&mut self, ip: IpAddr, port: u16, mux: bool) -> Option<LegSockets> {
+    /// `Ok(None)`: this port is taken, try the next. `Err`: binding fails for another reason
+    /// (no descriptors left, address gone), which the caller must hear about.
+    fn try_bind(&mut self, ip: IpAddr, port: u16, mux: bool) -> io::Result<Option<LegSockets>> {
         if !self.is_free(port) {
-            return None;
+            return Ok(None);
         }
         if mux {
-            let rtp = bind(SocketAddr::new(ip, port)).ok()?;
+            let Some(rtp) = bind_free(SocketAddr::new(ip, port))? else {
+                return Ok(None);
+            };
             self.mark(port, true);
-            return Some(LegSockets { rtp, rtcp: None });
+            return Ok(Some(LegSockets { rtp, rtcp: None }));
         }
-        let rtcp_port = port.checked_add(1)?;
+        let Some(rtcp_port) = port.checked_add(1) else {
+            return Ok(None);
+        };
         if port % 2 != 0 || !self.is_free(rtcp_port) {
-            return None;
+            return Ok(None);
         }
-        let rtp = bind(SocketAddr::new(ip, port)).ok()?;
-        let rtcp = bind(SocketAddr::new(ip, rtcp_port)).ok()?;
+        let Some(rtp) = bind_free(SocketAddr::new(ip, port))? else {
+            return Ok(None);
+        };
+        let Some(rtcp) = bind_free(SocketAddr::new(ip, rtcp_port))? else {
+            return Ok(None);
+        };
         self.mark(port, true);
         self.mark(rtcp_port, true);
-        Some(LegSockets {
+        Ok(Some(LegSockets {
             rtp,
             rtcp: Some(rtcp),
-        })
+        }))
     }
 
     /// Returns a port to the pool (call for each port of a removed leg).
@@ -137,6 +147,15 @@ impl PortAllocator {
     /// Ports in use.
     pub fn in_use(&self) -> usize {
         self.used.iter().filter(|u| **u).count()
+    }
+}
+
+/// Binds, mapping "port in use" to `None`.
+fn bind_free(addr: SocketAddr) -> io::Result<Option<UdpSocket>> {
+    match bind(addr) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -165,10 +165,15 @@ pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// Raises the open-file soft limit to the hard limit (each media leg holds one or two
-/// sockets; the default 1,024 runs out at a few hundred calls). Returns the new limit.
+/// Raises the open-file limit as far as the process may: first to the kernel's per-process
+/// ceiling (`fs.nr_open`, allowed to root / CAP_SYS_RESOURCE), else the soft limit to the hard
+/// limit. Each media leg holds one or two sockets; the default 1,024 runs out at a few hundred
+/// calls. Returns the new soft limit.
 #[allow(unsafe_code)]
 pub fn raise_fd_limit() -> io::Result<u64> {
+    let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -177,6 +182,15 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
             return Err(io::Error::last_os_error());
+        }
+        if let Some(c) = ceiling.filter(|c| *c > lim.rlim_max) {
+            let wide = libc::rlimit {
+                rlim_cur: c,
+                rlim_max: c,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wide) == 0 {
+                return Ok(c);
+            }
         }
         lim.rlim_cur = lim.rlim_max;
         if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
