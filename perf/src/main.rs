@@ -143,9 +143,9 @@ fn run(cmd: Command) -> Result<(), String> {
             let report = load::run(&cfg).map_err(|e| e.to_string())?;
             let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
             match json {
-                Some(p) if p.as_os_str() == "-" => println!("{text}"),
+                Some(p) if p.as_os_str() == "-" => out(&format!("{text}\n")),
                 Some(p) => std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))?,
-                None => print_report(&report),
+                None => out(&render_report(&report)),
             }
             Ok(())
         }
@@ -190,11 +190,15 @@ fn run(cmd: Command) -> Result<(), String> {
     }
 }
 
-fn print_report(r: &load::Report) {
+/// The human summary of a run.
+fn render_report(r: &load::Report) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
     if let Some(ns) = r.engine_cpu_ns_per_packet {
-        println!("engine CPU per relayed packet: {ns:.0} ns");
+        let _ = writeln!(o, "engine CPU per relayed packet: {ns:.0} ns");
     }
-    println!(
+    let _ = writeln!(
+        o,
         "{} sessions, {:.1} s, offered {:.0} pps, delivered {:.0} pps",
         r.sessions, r.seconds, r.offered_pps, r.delivered_pps
     );
@@ -203,7 +207,8 @@ fn print_report(r: &load::Report) {
         ("RTP->SRTP (B->A)", &r.b_to_a),
     ] {
         let l = &d.latency_us;
-        println!(
+        let _ = writeln!(
+            o,
             "{name}: sent {} received {} loss {:.3}% reordered {} corrupt {} jitter {:.1} us | latency us p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}",
             d.sent,
             d.received,
@@ -218,4 +223,11 @@ fn print_report(r: &load::Report) {
             l.max
         );
     }
+    o
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
