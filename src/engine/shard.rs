@@ -124,6 +124,8 @@ pub struct Shard {
     /// Session slab; `routes` point into it.
     sessions: Vec<Option<Session>>,
     free_slots: Vec<usize>,
+    /// Session id to slot (control path only).
+    by_id: std::collections::HashMap<SessionId, usize>,
     /// Per-socket route, indexed by `SockId`: the fast path's only lookup.
     routes: Vec<Option<Route>>,
     counters: Counters,
@@ -143,6 +145,7 @@ impl Shard {
             events,
             sessions: Vec::new(),
             free_slots: Vec::new(),
+            by_id: std::collections::HashMap::new(),
             routes: Vec::new(),
             counters: Counters::default(),
             histogram: stats::new_histogram(),
@@ -158,9 +161,7 @@ impl Shard {
     }
 
     fn slot_of(&self, id: SessionId) -> Option<usize> {
-        self.sessions
-            .iter()
-            .position(|s| s.as_ref().is_some_and(|s| s.id == id))
+        self.by_id.get(&id).copied()
     }
 
     fn handle_cmd(&mut self, cmd: Cmd, io: &mut dyn IoOps) {
@@ -264,6 +265,7 @@ impl Shard {
             }
         }
         let session = Session::new(id, socks, addrs, self.now);
+        self.by_id.insert(id, slot);
         if slot == self.sessions.len() {
             self.sessions.push(Some(session));
         } else {
@@ -288,6 +290,7 @@ impl Shard {
             io.remove_socket(sid);
             self.set_route(sid, None);
         }
+        self.by_id.remove(&session.id);
         self.free_slots.push(slot);
         session.addrs()
     }
