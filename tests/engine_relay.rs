@@ -680,3 +680,35 @@ fn idle_sessions_are_reaped_and_reported() {
         }
     ));
 }
+
+/// RFC 5761: only a muxed port tells RTCP by payload type. On a SIP leg with its own RTCP port,
+/// RTP with PT 72 and the marker bit (second byte 200, SR's type) is still RTP.
+#[test]
+fn rtp_that_looks_like_rtcp_on_an_unmuxed_leg_stays_rtp() {
+    let mut f = start(BackendKind::Auto, Duration::from_secs(60));
+    let (browser, pbx, pbx_rtcp) = (udp("127.0.0.1:0"), udp("127.0.0.1:0"), udp("127.0.0.1:0"));
+    let (id, legs) = allocate(&mut f.client, Family::V4, [true, false]);
+    let k = key(7, 40);
+    let mut a = addressed(browser.local_addr().unwrap(), None, true);
+    a.srtp_out = Some(k.clone());
+    let b = addressed(
+        pbx.local_addr().unwrap(),
+        Some(pbx_rtcp.local_addr().unwrap()),
+        false,
+    );
+    f.client
+        .expect_ok(&Message::Install {
+            session: id,
+            legs: Box::new([a, b]),
+        })
+        .unwrap();
+    let mut pkt = rtp(77, 5, 40);
+    pkt[1] = 0x80 | 72;
+    pbx.send_to(&pkt, legs[1].rtp).unwrap();
+    let (got, _) = recv(&browser).expect("relayed");
+    assert_eq!(
+        oracle(&k).decrypt_rtp(&got).unwrap().to_vec(),
+        pkt,
+        "protected as SRTP, not SRTCP"
+    );
+}

@@ -407,8 +407,11 @@ impl Session {
         len: usize,
         ctx: &PacketCtx<'_>,
     ) -> (Result<Verdict, DropReason>, bool) {
-        let rtcp = route.rtcp_port || demux::is_rtcp(&buf[..len]);
         let (inbound, outbound) = split(&mut self.legs, route.leg);
+        // RFC 5761 §4: on a muxed port the payload type tells RTCP apart; on a leg with a
+        // separate RTCP port only that port carries RTCP (PTs 72-76 with the marker bit are
+        // legal RTP there).
+        let rtcp = route.rtcp_port || (inbound.rtcp_mux && demux::is_rtcp(&buf[..len]));
         let latched = match inbound.admit(from, rtcp) {
             Ok(l) => l,
             Err(why) => return (Err(why), false),
