@@ -157,6 +157,15 @@ fn allocate(c: &mut Client, family: Family, mux: [bool; 2]) -> (SessionId, [LegA
     }
 }
 
+/// Installs legs A and B on a session.
+fn install(c: &mut Client, id: SessionId, a: LegSpec, b: LegSpec) {
+    c.expect_ok(&Message::Install {
+        session: id,
+        legs: Box::new([a, b]),
+    })
+    .unwrap();
+}
+
 /// The next event is `Latched` for this session, leg and peer.
 fn expect_latched(c: &mut Client, id: SessionId, leg: LegId, peer: &UdpSocket) {
     let ev = c.next_event(Duration::from_secs(2)).unwrap();
@@ -208,12 +217,7 @@ fn srtp_and_rtp_cross_the_engine_in_every_profile() {
                 Some(pbx_rtcp.local_addr().unwrap()),
                 false,
             );
-            f.client
-                .expect_ok(&Message::Install {
-                    session: id,
-                    legs: Box::new([a, b]),
-                })
-                .unwrap();
+            install(&mut f.client, id, a, b);
             let (mut tx, mut rx) = (oracle(&k_in), oracle(&k_out));
             for seq in 0..200u16 {
                 let plain = rtp(
@@ -265,12 +269,7 @@ fn payload_type_and_ssrc_are_rewritten_on_the_way_out() {
             pt: vec![(111, 0)],
             ssrc: vec![(0x1234, 0xCAFE_F00D)],
         };
-        f.client
-            .expect_ok(&Message::Install {
-                session: id,
-                legs: Box::new([a, b]),
-            })
-            .unwrap();
+        install(&mut f.client, id, a, b);
         a_peer.send_to(&rtp(0x1234, 7, 160), legs[0].rtp).unwrap();
         let (got, _) = recv(&b_peer).unwrap();
         let mut want = rtp(0x1234, 7, 160);
@@ -292,12 +291,7 @@ fn ipv6_sessions_relay() {
             addressed(a_peer.local_addr().unwrap(), None, true),
             addressed(b_peer.local_addr().unwrap(), None, true),
         );
-        f.client
-            .expect_ok(&Message::Install {
-                session: id,
-                legs: Box::new([a, b]),
-            })
-            .unwrap();
+        install(&mut f.client, id, a, b);
         b_peer.send_to(&rtp(9, 1, 100), legs[1].rtp).unwrap();
         assert_eq!(recv(&a_peer).unwrap().0, rtp(9, 1, 100));
     }
@@ -475,12 +469,7 @@ fn bad_packets_are_dropped_and_counted() {
         let mut a = addressed(browser.local_addr().unwrap(), None, true);
         a.srtp_in = Some(k.clone());
         let b = addressed(pbx.local_addr().unwrap(), None, true);
-        f.client
-            .expect_ok(&Message::Install {
-                session: id,
-                legs: Box::new([a, b]),
-            })
-            .unwrap();
+        install(&mut f.client, id, a, b);
         let mut tx = oracle(&k);
         let good = tx.encrypt_rtp(&rtp(5, 1, 160)).unwrap().to_vec();
         browser.send_to(&good, legs[0].rtp).unwrap();
@@ -527,12 +516,7 @@ fn rtp_bleed_third_party_neither_hijacks_nor_receives() {
                 rtcp: None,
                 latch,
             };
-            f.client
-                .expect_ok(&Message::Install {
-                    session: id,
-                    legs: Box::new([a, b]),
-                })
-                .unwrap();
+            install(&mut f.client, id, a, b);
             for seq in 0..50 {
                 attacker.send_to(&rtp(666, seq, 160), legs[1].rtp).unwrap();
             }
@@ -573,12 +557,7 @@ fn same_host_latches_a_new_port_once() {
         rtcp: None,
         latch: LatchPolicy::SameHost,
     };
-    f.client
-        .expect_ok(&Message::Install {
-            session: id,
-            legs: Box::new([a, b]),
-        })
-        .unwrap();
+    install(&mut f.client, id, a, b);
     real_port.send_to(&rtp(2, 1, 10), legs[1].rtp).unwrap();
     assert!(recv(&browser).is_some());
     expect_latched(&mut f.client, id, LegId::B, &real_port);
@@ -600,12 +579,7 @@ fn sessions_survive_signaling_disconnect_and_are_taken_over() {
             addressed(a_peer.local_addr().unwrap(), None, true),
             addressed(b_peer.local_addr().unwrap(), None, true),
         );
-        f.client
-            .expect_ok(&Message::Install {
-                session: id,
-                legs: Box::new([a, b]),
-            })
-            .unwrap();
+        install(&mut f.client, id, a, b);
         f.client = Client::connect(&f.socket).unwrap(); // the old connection drops here
         for seq in 0..20 {
             a_peer.send_to(&rtp(1, seq, 80), legs[0].rtp).unwrap();
@@ -696,12 +670,7 @@ fn rtp_that_looks_like_rtcp_on_an_unmuxed_leg_stays_rtp() {
         Some(pbx_rtcp.local_addr().unwrap()),
         false,
     );
-    f.client
-        .expect_ok(&Message::Install {
-            session: id,
-            legs: Box::new([a, b]),
-        })
-        .unwrap();
+    install(&mut f.client, id, a, b);
     let mut pkt = rtp(77, 5, 40);
     pkt[1] = 0x80 | 72;
     pbx.send_to(&pkt, legs[1].rtp).unwrap();
