@@ -1,365 +1,561 @@
-//! RTP packets (RFC 3550 §5.1) with RFC 8285 header extensions.
+//! RTP packets (RFC 3550 §5.1) and their header extensions (RFC 8285).
+//!
+//! [`Packet`] is a zero-copy view over a buffer. [`Packet::new_checked`] walks the header once
+//! (version, CSRC list, extension header and its length, padding count); after that no accessor
+//! can panic, and every accessor reads straight from the buffer. Setters exist for the fields the
+//! engine rewrites in place (SSRC, payload type, sequence number, timestamp, marker); the header
+//! layout (CSRC count, extension, padding) is written only by [`Repr::emit`], so a checked view
+//! can never be made inconsistent through its own API.
+//!
+//! [`Repr`] is the parsed header as plain values, borrowing the extension bytes from the packet.
+//! [`header_len`] is the cheap entry point for SRTP, which needs to know where the encrypted part
+//! starts without parsing anything else. On SRTP ciphertext use [`header_len`] or
+//! [`Packet::new_unchecked`]: the padding count `new_checked` reads is encrypted until unprotect.
 //!
 //! ```text
 //!  0                   1                   2                   3
-//!  V=2|P|X|  CC   |M|     PT      |       sequence number         |
-//!  timestamp                                                      |
-//!  synchronization source (SSRC) identifier                       |
-//!  contributing source (CSRC) identifiers (CC of them)            |
-//!  [extension: profile (16) | length in words (16) | data ...]    |
-//!  payload ... [padding, last byte = padding count]               |
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! |V=2|P|X|  CC   |M|     PT      |       sequence number         |
+//! |                           timestamp                           |
+//! |           synchronization source (SSRC) identifier            |
+//! |            contributing source (CSRC) identifiers  (CC x)     |
+//! |   defined by profile (X)      |       length (words)          |
+//! |                 header extension data (length x 4)            |
+//! |   payload ...                 | padding ... | padding count   |
 //! ```
+
+mod ext;
 
 use super::{Error, Result};
 
-/// Synchronization source identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub use ext::{Element, Elements, Extension};
+
+/// Synchronisation source identifier (RFC 3550 §3), as found in RTP and RTCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Ssrc(pub u32);
 
-/// RTP sequence number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// RTP sequence number (RFC 3550 §5.1). Ordering is plain `u16` order; use
+/// [`SeqNo::wrapping_add`] for arithmetic across the wrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct SeqNo(pub u16);
 
-/// RTP payload type (7 bits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// RTP payload type, 0..=127 (RFC 3550 §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Pt(pub u8);
 
-/// Fixed header length.
-pub const HEADER_LEN: usize = 12;
-/// RFC 8285 §4.2 one-byte header extension profile.
-pub const ONE_BYTE_PROFILE: u16 = 0xBEDE;
-/// RFC 8285 §4.3 two-byte header extension profile (low 4 bits are app bits).
-pub const TWO_BYTE_PROFILE: u16 = 0x1000;
+impl SeqNo {
+    /// The sequence number `n` packets later, wrapping at 2^16.
+    #[inline]
+    pub fn wrapping_add(self, n: u16) -> SeqNo {
+        SeqNo(self.0.wrapping_add(n))
+    }
 
-/// Length of the header (fixed part, CSRCs, extension) of an RTP packet, checked against the
-/// buffer. Cheap: the SRTP code calls it per packet.
-#[inline]
-pub fn header_len(buf: &[u8]) -> Result<usize> {
-    let first = *buf.first().ok_or(Error::Truncated)?;
-    if buf.len() < HEADER_LEN {
-        return Err(Error::Truncated);
-    }
-    if first >> 6 != 2 {
-        return Err(Error::Malformed("RTP version is not 2"));
-    }
-    let mut len = HEADER_LEN + 4 * usize::from(first & 0x0f);
-    if first & 0x10 != 0 {
-        let words = buf.get(len + 2..len + 4).ok_or(Error::Truncated)?;
-        len += 4 + 4 * usize::from(u16::from_be_bytes([words[0], words[1]]));
-    }
-    if len > buf.len() {
-        Err(Error::Truncated)
-    } else {
-        Ok(len)
+    /// How far `self` is ahead of `earlier`, modulo 2^16 and read as signed (RFC 3550 A.1 style):
+    /// `1` for the next packet, negative for a reordered older one.
+    #[inline]
+    pub fn delta(self, earlier: SeqNo) -> i16 {
+        self.0.wrapping_sub(earlier.0) as i16
     }
 }
 
-/// A view of an RTP packet over a buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl From<u32> for Ssrc {
+    fn from(v: u32) -> Self {
+        Ssrc(v)
+    }
+}
+
+impl From<Ssrc> for u32 {
+    fn from(v: Ssrc) -> Self {
+        v.0
+    }
+}
+
+/// Byte offsets of the fixed header (RFC 3550 §5.1).
+mod field {
+    pub const FLAGS: usize = 0;
+    pub const MARKER_PT: usize = 1;
+    pub const SEQ: usize = 2;
+    pub const TIMESTAMP: usize = 4;
+    pub const SSRC: usize = 8;
+    pub const CSRC: usize = 12;
+    /// Length of the fixed header, without CSRCs or extension.
+    pub const FIXED_LEN: usize = 12;
+    /// Length of the extension header: profile (16 bits) and length in words (16 bits).
+    pub const EXT_HEADER_LEN: usize = 4;
+}
+
+const VERSION: u8 = 2;
+const PADDING_BIT: u8 = 0x20;
+const EXTENSION_BIT: u8 = 0x10;
+const CC_MASK: u8 = 0x0f;
+const MARKER_BIT: u8 = 0x80;
+const PT_MASK: u8 = 0x7f;
+
+/// Length of an RTP header, CSRC list and header extension included: where the payload (and,
+/// for SRTP, the encrypted part) starts. Checks the version and that the header fits in `buf`.
+pub fn header_len(buf: &[u8]) -> Result<usize> {
+    let first = *buf.first().ok_or(Error::Truncated)?;
+    if first >> 6 != VERSION {
+        return Err(Error::Unsupported("RTP version"));
+    }
+    // RFC 3550 §5.1: 12 fixed octets, then CC 32-bit CSRC identifiers.
+    let mut len = field::FIXED_LEN + usize::from(first & CC_MASK) * 4;
+    if first & EXTENSION_BIT != 0 {
+        // RFC 3550 §5.3.1: the extension length counts 32-bit words after its 4-octet header.
+        if buf.len() < len + field::EXT_HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let words = usize::from(be_u16(buf, len + 2));
+        len += field::EXT_HEADER_LEN + words * 4;
+    }
+    if buf.len() < len {
+        return Err(Error::Truncated);
+    }
+    Ok(len)
+}
+
+/// A view of an RTP packet in a buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
-    header_len: usize,
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer, validating the version, CSRC list, extension and padding so that no
-    /// accessor can panic afterwards.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let b = buffer.as_ref();
-        let header_len = header_len(b)?;
-        if b[0] & 0x20 != 0 {
-            // RFC 3550 §5.1: the last byte counts padding, itself included.
-            let pad = usize::from(*b.last().ok_or(Error::Truncated)?);
-            if pad == 0 || header_len + pad > b.len() {
-                return Err(Error::Malformed("RTP padding length"));
-            }
-        }
-        Ok(Self { buffer, header_len })
+    /// Wraps a buffer without checking it. Accessors do not panic on a bad buffer, but return
+    /// meaningless values; use [`Packet::new_checked`] on anything received.
+    pub const fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
     }
 
-    /// The underlying buffer.
+    /// Wraps a buffer after [`Packet::check_len`] accepts it.
+    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
+        let packet = Packet::new_unchecked(buffer);
+        packet.check_len()?;
+        Ok(packet)
+    }
+
+    /// Checks the version, that the CSRC list and the extension fit, and that the padding count
+    /// (if the P bit is set) is non-zero and no longer than what follows the header.
+    pub fn check_len(&self) -> Result<()> {
+        let buf = self.buffer.as_ref();
+        let header = header_len(buf)?;
+        if self.padding() {
+            // RFC 3550 §5.1: the last octet counts the padding octets, itself included.
+            let count = usize::from(buf.last().copied().unwrap_or(0));
+            if count == 0 {
+                return Err(Error::Malformed("RTP padding count of zero"));
+            }
+            if count > buf.len() - header {
+                return Err(Error::Malformed("RTP padding longer than the payload"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the underlying buffer.
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
-    fn b(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
-
-    /// Version (always 2 once checked).
+    /// Version field; 2 on a checked packet.
+    #[inline]
     pub fn version(&self) -> u8 {
-        self.b()[0] >> 6
+        self.flags() >> 6
     }
 
-    /// Padding flag.
+    /// Padding (P) bit: the payload is followed by padding (RFC 3550 §5.1).
+    #[inline]
     pub fn padding(&self) -> bool {
-        self.b()[0] & 0x20 != 0
+        self.flags() & PADDING_BIT != 0
     }
 
-    /// Extension flag.
+    /// Extension (X) bit: a header extension follows the CSRC list.
+    #[inline]
     pub fn extension(&self) -> bool {
-        self.b()[0] & 0x10 != 0
+        self.flags() & EXTENSION_BIT != 0
     }
 
-    /// CSRC count.
-    pub fn csrc_count(&self) -> usize {
-        usize::from(self.b()[0] & 0x0f)
+    /// Number of CSRC identifiers (CC), 0..=15.
+    #[inline]
+    pub fn csrc_count(&self) -> u8 {
+        self.flags() & CC_MASK
     }
 
-    /// Marker bit.
+    /// Marker (M) bit.
+    #[inline]
     pub fn marker(&self) -> bool {
-        self.b()[1] & 0x80 != 0
+        self.byte(field::MARKER_PT) & MARKER_BIT != 0
     }
 
-    /// Payload type.
+    /// Payload type (PT).
+    #[inline]
     pub fn payload_type(&self) -> Pt {
-        Pt(self.b()[1] & 0x7f)
+        Pt(self.byte(field::MARKER_PT) & PT_MASK)
     }
 
     /// Sequence number.
+    #[inline]
     pub fn sequence_number(&self) -> SeqNo {
-        SeqNo(u16::from_be_bytes([self.b()[2], self.b()[3]]))
+        SeqNo(be_u16(self.buffer.as_ref(), field::SEQ))
     }
 
-    /// Timestamp.
+    /// RTP timestamp.
+    #[inline]
     pub fn timestamp(&self) -> u32 {
-        u32::from_be_bytes([self.b()[4], self.b()[5], self.b()[6], self.b()[7]])
+        be_u32(self.buffer.as_ref(), field::TIMESTAMP)
     }
 
-    /// SSRC.
+    /// Synchronisation source.
+    #[inline]
     pub fn ssrc(&self) -> Ssrc {
-        Ssrc(u32::from_be_bytes([
-            self.b()[8],
-            self.b()[9],
-            self.b()[10],
-            self.b()[11],
-        ]))
+        Ssrc(be_u32(self.buffer.as_ref(), field::SSRC))
     }
 
-    /// The CSRCs.
-    pub fn csrcs(&self) -> impl Iterator<Item = u32> + '_ {
-        self.b()[HEADER_LEN..HEADER_LEN + 4 * self.csrc_count()]
-            .chunks_exact(4)
-            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+    /// The `index`th contributing source, if `index < csrc_count()`.
+    pub fn csrc(&self, index: usize) -> Option<Ssrc> {
+        (index < usize::from(self.csrc_count()))
+            .then(|| Ssrc(be_u32(self.buffer.as_ref(), field::CSRC + index * 4)))
     }
 
-    /// Header length including CSRCs and extension.
+    /// The contributing sources, in order.
+    pub fn csrcs(&self) -> impl Iterator<Item = Ssrc> + '_ {
+        (0..usize::from(self.csrc_count())).filter_map(|i| self.csrc(i))
+    }
+
+    /// Length of the header with CSRCs and extension; 0 when the buffer is not a valid packet.
+    #[inline]
     pub fn header_len(&self) -> usize {
-        self.header_len
+        header_len(self.buffer.as_ref()).unwrap_or(0)
     }
 
-    fn ext_start(&self) -> usize {
-        HEADER_LEN + 4 * self.csrc_count()
-    }
-
-    /// The extension profile and data (without the 4-byte extension header), if any.
-    pub fn extension_data(&self) -> Option<(u16, &[u8])> {
+    /// The header extension (profile and raw data), if the X bit is set (RFC 3550 §5.3.1).
+    pub fn header_extension(&self) -> Option<Extension<'_>> {
         if !self.extension() {
             return None;
         }
-        let s = self.ext_start();
-        let profile = u16::from_be_bytes([self.b()[s], self.b()[s + 1]]);
-        Some((profile, &self.b()[s + 4..self.header_len]))
+        let buf = self.buffer.as_ref();
+        let start = field::CSRC + usize::from(self.csrc_count()) * 4;
+        let data_start = start + field::EXT_HEADER_LEN;
+        Some(Extension {
+            profile: be_u16(buf, start),
+            data: slice(buf, data_start, self.header_len()),
+        })
     }
 
-    /// RFC 8285 extension elements `(id, data)`, for the one-byte and two-byte forms; empty for
-    /// other profiles.
-    pub fn extensions(&self) -> Extensions<'_> {
-        match self.extension_data() {
-            Some((ONE_BYTE_PROFILE, d)) => Extensions {
-                data: d,
-                two_byte: false,
-            },
-            Some((p, d)) if p & 0xfff0 == TWO_BYTE_PROFILE => Extensions {
-                data: d,
-                two_byte: true,
-            },
-            _ => Extensions {
-                data: &[],
-                two_byte: false,
-            },
+    /// RFC 8285 elements of the header extension; empty if there is none. Fails for a profile
+    /// other than the one-byte (0xBEDE) and two-byte (0x100X) forms.
+    pub fn extension_elements(&self) -> Result<Elements<'_>> {
+        match self.header_extension() {
+            Some(ext) => ext.elements(),
+            None => Ok(Elements::empty()),
         }
     }
 
-    /// Padding bytes at the end (0 without the P bit).
+    /// Number of padding octets at the end, the count octet included; 0 when P is clear.
+    #[inline]
     pub fn padding_len(&self) -> usize {
         if self.padding() {
-            usize::from(self.b()[self.b().len() - 1])
+            usize::from(self.buffer.as_ref().last().copied().unwrap_or(0))
         } else {
             0
         }
     }
 
-    /// The payload, without padding.
+    /// The payload: after the header, before any padding.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
-        &self.b()[self.header_len..self.b().len() - self.padding_len()]
+        let (start, end) = self.payload_range();
+        slice(self.buffer.as_ref(), start, end)
+    }
+
+    fn payload_range(&self) -> (usize, usize) {
+        let len = self.buffer.as_ref().len();
+        (self.header_len(), len.saturating_sub(self.padding_len()))
+    }
+
+    #[inline]
+    fn flags(&self) -> u8 {
+        self.byte(field::FLAGS)
+    }
+
+    #[inline]
+    fn byte(&self, at: usize) -> u8 {
+        self.buffer.as_ref().get(at).copied().unwrap_or(0)
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn bm(&mut self) -> &mut [u8] {
-        self.buffer.as_mut()
-    }
-
     /// Sets the marker bit.
-    pub fn set_marker(&mut self, m: bool) {
-        let b = self.bm();
-        b[1] = (b[1] & 0x7f) | if m { 0x80 } else { 0 };
+    #[inline]
+    pub fn set_marker(&mut self, marker: bool) {
+        let b = self.byte(field::MARKER_PT) & PT_MASK;
+        self.set_byte(field::MARKER_PT, b | if marker { MARKER_BIT } else { 0 });
     }
 
-    /// Sets the payload type (7 bits).
+    /// Sets the payload type; only its low 7 bits are used.
+    #[inline]
     pub fn set_payload_type(&mut self, pt: Pt) {
-        let b = self.bm();
-        b[1] = (b[1] & 0x80) | (pt.0 & 0x7f);
+        let b = self.byte(field::MARKER_PT) & MARKER_BIT;
+        self.set_byte(field::MARKER_PT, b | (pt.0 & PT_MASK));
     }
 
     /// Sets the sequence number.
+    #[inline]
     pub fn set_sequence_number(&mut self, seq: SeqNo) {
-        self.bm()[2..4].copy_from_slice(&seq.0.to_be_bytes());
+        put(self.buffer.as_mut(), field::SEQ, seq.0.to_be_bytes());
     }
 
-    /// Sets the timestamp.
+    /// Sets the RTP timestamp.
+    #[inline]
     pub fn set_timestamp(&mut self, ts: u32) {
-        self.bm()[4..8].copy_from_slice(&ts.to_be_bytes());
+        put(self.buffer.as_mut(), field::TIMESTAMP, ts.to_be_bytes());
     }
 
-    /// Sets the SSRC.
+    /// Sets the synchronisation source.
+    #[inline]
     pub fn set_ssrc(&mut self, ssrc: Ssrc) {
-        self.bm()[8..12].copy_from_slice(&ssrc.0.to_be_bytes());
+        put(self.buffer.as_mut(), field::SSRC, ssrc.0.to_be_bytes());
     }
 
-    /// The payload, mutable (without padding).
-    pub fn payload_mut(&mut self) -> &mut [u8] {
-        let (start, end) = (self.header_len, self.b().len() - self.padding_len());
-        &mut self.bm()[start..end]
-    }
-}
-
-/// Iterator over RFC 8285 header extension elements.
-#[derive(Debug, Clone)]
-pub struct Extensions<'a> {
-    data: &'a [u8],
-    two_byte: bool,
-}
-
-impl<'a> Iterator for Extensions<'a> {
-    type Item = (u8, &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let (&first, rest) = self.data.split_first()?;
-            if first == 0 {
-                // Padding between elements (RFC 8285 §4.1).
-                self.data = rest;
-                continue;
-            }
-            let (id, len, rest) = if self.two_byte {
-                let (&len, rest) = rest.split_first()?;
-                (first, usize::from(len), rest)
-            } else {
-                let id = first >> 4;
-                if id == 15 {
-                    // §4.2: id 15 ends the extension block.
-                    self.data = &[];
-                    return None;
-                }
-                (id, usize::from(first & 0x0f) + 1, rest)
-            };
-            if len > rest.len() {
-                self.data = &[];
-                return None;
-            }
-            let (value, tail) = rest.split_at(len);
-            self.data = tail;
-            return Some((id, value));
+    /// Sets the `index`th contributing source; `false` (and no change) if there is no such CSRC.
+    pub fn set_csrc(&mut self, index: usize, csrc: Ssrc) -> bool {
+        let ok = index < usize::from(self.csrc_count());
+        if ok {
+            put(
+                self.buffer.as_mut(),
+                field::CSRC + index * 4,
+                csrc.0.to_be_bytes(),
+            );
         }
+        ok
+    }
+
+    /// The payload, mutable: after the header, before any padding.
+    #[inline]
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let (start, end) = self.payload_range();
+        self.buffer.as_mut().get_mut(start..end).unwrap_or_default()
+    }
+
+    fn set_byte(&mut self, at: usize, value: u8) {
+        put(self.buffer.as_mut(), at, [value]);
     }
 }
 
-/// An owned, parsed RTP header; the payload stays with the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Up to 15 contributing sources, stored inline so a [`Repr`] needs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Csrcs {
+    len: u8,
+    // Entries past `len` stay `Ssrc(0)`, so the derived equality compares only the used part.
+    ids: [Ssrc; Csrcs::MAX],
+}
+
+impl Csrcs {
+    /// Most CSRCs an RTP header can carry (a 4-bit count).
+    pub const MAX: usize = 15;
+
+    /// The list of `ids`, or `None` if there are more than [`Csrcs::MAX`].
+    pub fn from_slice(ids: &[Ssrc]) -> Option<Csrcs> {
+        let mut out = Csrcs::default();
+        out.ids.get_mut(..ids.len())?.copy_from_slice(ids);
+        out.len = ids.len() as u8;
+        Some(out)
+    }
+
+    /// The CSRCs, in order.
+    pub fn as_slice(&self) -> &[Ssrc] {
+        self.ids.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// Number of CSRCs.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// An RTP header as values, borrowing the extension data from the packet it was parsed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repr<'a> {
-    /// Marker.
+    /// Marker bit.
     pub marker: bool,
-    /// Payload type.
+    /// Payload type, 0..=127.
     pub payload_type: Pt,
     /// Sequence number.
     pub sequence_number: SeqNo,
-    /// Timestamp.
+    /// RTP timestamp.
     pub timestamp: u32,
-    /// SSRC.
+    /// Synchronisation source.
     pub ssrc: Ssrc,
-    /// CSRCs (at most 15).
-    pub csrcs: &'a [u8],
-    /// Extension profile and data (data length a multiple of 4).
-    pub extension: Option<(u16, &'a [u8])>,
-    /// Padding bytes to add (0 = none).
-    pub padding: u8,
+    /// Contributing sources.
+    pub csrcs: Csrcs,
+    /// Header extension: profile and data (a whole number of 32-bit words).
+    pub extension: Option<Extension<'a>>,
+    /// Length of the payload, padding excluded.
+    pub payload_len: usize,
+    /// Padding octets after the payload, the count octet included; 0 for none (P clear).
+    pub padding_len: u8,
 }
 
 impl<'a> Repr<'a> {
-    /// Parses the header of a checked packet.
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(pkt: &'a Packet<&'a T>) -> Self {
-        let b = pkt.buffer.as_ref();
-        Self {
-            marker: pkt.marker(),
-            payload_type: pkt.payload_type(),
-            sequence_number: pkt.sequence_number(),
-            timestamp: pkt.timestamp(),
-            ssrc: pkt.ssrc(),
-            csrcs: &b[HEADER_LEN..HEADER_LEN + 4 * pkt.csrc_count()],
-            extension: pkt.extension_data(),
-            padding: pkt.padding_len() as u8,
+    /// Parses the header of a packet, checking it first.
+    pub fn parse<T: AsRef<[u8]>>(packet: &'a Packet<T>) -> Result<Repr<'a>> {
+        packet.check_len()?;
+        let mut csrcs = Csrcs::default();
+        for (slot, id) in csrcs.ids.iter_mut().zip(packet.csrcs()) {
+            *slot = id;
         }
+        csrcs.len = packet.csrc_count();
+        Ok(Repr {
+            marker: packet.marker(),
+            payload_type: packet.payload_type(),
+            sequence_number: packet.sequence_number(),
+            timestamp: packet.timestamp(),
+            ssrc: packet.ssrc(),
+            csrcs,
+            extension: packet.header_extension(),
+            payload_len: packet.payload().len(),
+            // check_len bounds the count by the buffer, and the count is one octet.
+            padding_len: packet.padding_len() as u8,
+        })
     }
 
-    /// Header length this Repr emits.
+    /// Length of the header alone: fixed part, CSRCs and extension.
     pub fn header_len(&self) -> usize {
-        HEADER_LEN + self.csrcs.len() + self.extension.map_or(0, |(_, d)| 4 + d.len())
-    }
-
-    /// Total packet length with a payload of `payload_len` bytes.
-    pub fn buffer_len(&self, payload_len: usize) -> usize {
-        self.header_len() + payload_len + usize::from(self.padding)
-    }
-
-    /// Writes header, `payload` and padding into `buf`; returns the packet length.
-    pub fn emit(&self, buf: &mut [u8], payload: &[u8]) -> Result<usize> {
-        let cc = self.csrcs.len() / 4;
-        let ext_ok = self
+        let ext = self
             .extension
-            .is_none_or(|(_, d)| d.len() % 4 == 0 && d.len() / 4 <= usize::from(u16::MAX));
-        if cc > 15 || self.csrcs.len() % 4 != 0 || !ext_ok {
-            return Err(Error::Malformed("RTP CSRC or extension length"));
-        }
-        let total = self.buffer_len(payload.len());
-        let out = buf.get_mut(..total).ok_or(Error::Truncated)?;
-        out[0] = 0x80
-            | if self.padding > 0 { 0x20 } else { 0 }
-            | if self.extension.is_some() { 0x10 } else { 0 }
-            | cc as u8;
-        out[1] = if self.marker { 0x80 } else { 0 } | (self.payload_type.0 & 0x7f);
-        out[2..4].copy_from_slice(&self.sequence_number.0.to_be_bytes());
-        out[4..8].copy_from_slice(&self.timestamp.to_be_bytes());
-        out[8..12].copy_from_slice(&self.ssrc.0.to_be_bytes());
-        let mut at = HEADER_LEN;
-        out[at..at + self.csrcs.len()].copy_from_slice(self.csrcs);
-        at += self.csrcs.len();
-        if let Some((profile, data)) = self.extension {
-            out[at..at + 2].copy_from_slice(&profile.to_be_bytes());
-            out[at + 2..at + 4].copy_from_slice(&((data.len() / 4) as u16).to_be_bytes());
-            out[at + 4..at + 4 + data.len()].copy_from_slice(data);
-            at += 4 + data.len();
-        }
-        out[at..at + payload.len()].copy_from_slice(payload);
-        at += payload.len();
-        if self.padding > 0 {
-            let pad = usize::from(self.padding);
-            out[at..at + pad].fill(0);
-            out[total - 1] = self.padding;
-        }
-        Ok(total)
+            .map_or(0, |e| field::EXT_HEADER_LEN + e.data.len());
+        field::FIXED_LEN + self.csrcs.len() * 4 + ext
     }
+
+    /// Length of the whole packet this emits: header, payload and padding.
+    pub fn buffer_len(&self) -> usize {
+        self.header_len() + self.payload_len + usize::from(self.padding_len)
+    }
+
+    /// Writes the header, `payload` and padding at the start of the packet's buffer, and returns
+    /// the number of bytes written ([`Repr::buffer_len`]). Fails, writing nothing, if the buffer is
+    /// too short, `payload` is not `payload_len` long, or a field cannot be encoded.
+    pub fn emit<T>(&self, packet: &mut Packet<T>, payload: &[u8]) -> Result<usize>
+    where
+        T: AsRef<[u8]> + AsMut<[u8]>,
+    {
+        self.check_encodable(payload)?;
+        let len = self.buffer_len();
+        let buf = packet
+            .buffer
+            .as_mut()
+            .get_mut(..len)
+            .ok_or(Error::Truncated)?;
+        let mut at = self.emit_fixed(buf);
+        for id in self.csrcs.as_slice() {
+            put(buf, at, id.0.to_be_bytes());
+            at += 4;
+        }
+        if let Some(ext) = self.extension {
+            at = emit_extension(buf, at, ext);
+        }
+        let (body, pad) = buf
+            .get_mut(at..)
+            .and_then(|rest| rest.split_at_mut_checked(payload.len()))
+            .ok_or(Error::Truncated)?;
+        body.copy_from_slice(payload);
+        emit_padding(pad);
+        Ok(len)
+    }
+
+    fn check_encodable(&self, payload: &[u8]) -> Result<()> {
+        if payload.len() != self.payload_len {
+            return Err(Error::Malformed("payload is not payload_len long"));
+        }
+        if self.payload_type.0 > PT_MASK {
+            return Err(Error::Malformed("RTP payload type above 127"));
+        }
+        match self.extension {
+            // RFC 3550 §5.3.1: the length field counts whole 32-bit words in 16 bits.
+            Some(e) if e.data.len() % 4 != 0 || e.data.len() / 4 > usize::from(u16::MAX) => Err(
+                Error::Malformed("RTP extension data not a 16-bit count of words"),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the 12 fixed octets and returns where the CSRC list starts.
+    fn emit_fixed(&self, buf: &mut [u8]) -> usize {
+        let mut flags = VERSION << 6 | self.csrcs.len() as u8;
+        if self.padding_len > 0 {
+            flags |= PADDING_BIT;
+        }
+        if self.extension.is_some() {
+            flags |= EXTENSION_BIT;
+        }
+        let marker = if self.marker { MARKER_BIT } else { 0 };
+        put(buf, field::FLAGS, [flags, marker | self.payload_type.0]);
+        put(buf, field::SEQ, self.sequence_number.0.to_be_bytes());
+        put(buf, field::TIMESTAMP, self.timestamp.to_be_bytes());
+        put(buf, field::SSRC, self.ssrc.0.to_be_bytes());
+        field::CSRC
+    }
+}
+
+/// Writes an extension header and data at `at`; returns the offset after it.
+fn emit_extension(buf: &mut [u8], at: usize, ext: Extension<'_>) -> usize {
+    put(buf, at, ext.profile.to_be_bytes());
+    put(buf, at + 2, ((ext.data.len() / 4) as u16).to_be_bytes());
+    let start = at + field::EXT_HEADER_LEN;
+    let end = start + ext.data.len();
+    if let Some(dst) = buf.get_mut(start..end) {
+        dst.copy_from_slice(ext.data);
+    }
+    end
+}
+
+/// Fills a padding area with zeros and its count in the last octet (RFC 3550 §5.1).
+fn emit_padding(pad: &mut [u8]) {
+    let count = pad.len() as u8;
+    pad.fill(0);
+    if let Some(last) = pad.last_mut() {
+        *last = count;
+    }
+}
+
+/// `N` bytes at `at`, or zeros if the buffer is too short (never on a checked view).
+#[inline]
+fn array<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
+    buf.get(at..)
+        .and_then(|b| b.first_chunk::<N>())
+        .copied()
+        .unwrap_or([0; N])
+}
+
+/// Big-endian `u16` at `at`; 0 past the end.
+#[inline]
+pub(crate) fn be_u16(buf: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes(array(buf, at))
+}
+
+/// Big-endian `u32` at `at`; 0 past the end.
+#[inline]
+pub(crate) fn be_u32(buf: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(array(buf, at))
+}
+
+/// Writes `bytes` at `at`; does nothing if they do not fit (never on a checked view).
+#[inline]
+pub(crate) fn put<const N: usize>(buf: &mut [u8], at: usize, bytes: [u8; N]) {
+    if let Some(dst) = buf.get_mut(at..).and_then(|b| b.first_chunk_mut::<N>()) {
+        *dst = bytes;
+    }
+}
+
+/// `buf[start..end]`, or empty if that range is not inside `buf`.
+#[inline]
+pub(crate) fn slice(buf: &[u8], start: usize, end: usize) -> &[u8] {
+    buf.get(start..end).unwrap_or_default()
 }
 
 #[cfg(test)]
