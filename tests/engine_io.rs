@@ -145,6 +145,17 @@ struct Loop {
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
+/// The tests in this file run one at a time: each closes hundreds of sockets whose ephemeral
+/// ports the kernel hands straight to the next test's new sockets, and a stray datagram to a
+/// reused port would land in another test's relay.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Loop {
     fn start(kind: BackendKind, cfg: LoopConfig) -> Self {
         io::raise_fd_limit().unwrap();
@@ -249,6 +260,7 @@ fn flipped(mut p: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn relays_every_byte_both_ways() {
+    let _serial = serial();
     for kind in backends() {
         let l = Loop::start(kind, LoopConfig::default());
         let (ca, ea, cb, eb, _) = l.pair();
@@ -274,6 +286,7 @@ fn relays_every_byte_both_ways() {
 
 #[test]
 fn many_sockets_added_and_removed_at_run_time() {
+    let _serial = serial();
     for kind in backends() {
         let l = Loop::start(kind, LoopConfig::default());
         let pairs: Vec<_> = (0..500).map(|_| l.pair()).collect();
@@ -311,6 +324,7 @@ fn many_sockets_added_and_removed_at_run_time() {
 
 #[test]
 fn send_copy_and_ticks() {
+    let _serial = serial();
     for kind in backends() {
         let cfg = LoopConfig {
             tick: Duration::from_millis(10),
@@ -336,6 +350,7 @@ fn send_copy_and_ticks() {
 
 #[test]
 fn truncated_datagrams_are_counted_not_delivered() {
+    let _serial = serial();
     for kind in backends() {
         let l = Loop::start(
             kind,
@@ -359,6 +374,7 @@ fn truncated_datagrams_are_counted_not_delivered() {
 
 #[test]
 fn overload_sheds_load_and_recovers() {
+    let _serial = serial();
     for kind in backends() {
         let l = Loop::start(
             kind,
@@ -417,6 +433,7 @@ fn overload_sheds_load_and_recovers() {
 
 #[test]
 fn no_allocation_on_the_loop_thread_while_forwarding() {
+    let _serial = serial();
     for kind in backends() {
         let l = Loop::start(kind, LoopConfig::default());
         let (ca, ea, cb, _, _) = l.pair();
