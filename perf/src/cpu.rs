@@ -10,14 +10,24 @@ use std::fs;
 pub fn threads_cpu_ns(pid: u32, prefix: &str) -> Option<u64> {
     let mut total = 0;
     let mut found = false;
-    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let path = task.ok()?.path();
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let path = task.path();
         let comm = fs::read_to_string(path.join("comm")).unwrap_or_default();
         if !comm.trim_end().starts_with(prefix) {
             continue;
         }
-        let stat = fs::read_to_string(path.join("schedstat")).ok()?;
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        // A thread may exit between listing and reading: skip it rather than fail.
+        let Ok(stat) = fs::read_to_string(path.join("schedstat")) else {
+            continue;
+        };
+        let Some(ns) = stat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        total += ns;
         found = true;
     }
     found.then_some(total)
