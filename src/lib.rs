@@ -10,7 +10,8 @@
 //! - [`srtp`]: SRTP and SRTCP (RFC 3711, RFC 7714) transforms that work in place on the caller's
 //!   buffer, with no allocation per packet.
 
-pub mod control;
+/// The control channel lives in its own crate so signaling links it without the engine.
+pub use ferry_control as control;
 pub mod engine;
 pub mod srtp;
 pub mod wire;

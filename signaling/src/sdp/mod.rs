@@ -1,0 +1,1 @@
+//! SDP offer/answer between WebRTC (UDP/TLS/RTP/SAVPF, ICE, DTLS) and plain RTP/AVP.

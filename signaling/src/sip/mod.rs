@@ -1,0 +1,1 @@
+//! SIP messages (RFC 3261), transactions and dialogs.
