@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# One real-browser scenario against the real ferry binary, in a private network namespace (only
+# lo) and PID namespace (nothing outlives the run). Prints call.mjs's JSON line; exits with its
+# status (or 1 if the call passed but sipp's scenario did not).
+#
+#   FERRY_BIN=target/release/ferry tests/browser/run.sh [--sipp none|uas|uas-bye|uac] \
+#       [--lib jssip|sipjs] [--dest USER] [--user USER] [-- extra call.mjs args]
+#
+#   --sipp none     browser calls DEST (default echo), Ferry answers and reflects the media
+#   --sipp uas      browser calls DEST (default sipp), Ferry bridges to sipp at 127.0.0.1:5070,
+#                   which answers and echoes RTP; the browser hangs up
+#   --sipp uas-bye  same, but sipp hangs up after 8 s (call.mjs --hangup remote)
+#   --sipp uac      the browser REGISTERs as USER (default bob); sipp calls sip:USER@$FERRY_SIP,
+#                   Ferry rings the browser, which answers; sipp hangs up after 8 s
+#
+# Environment:
+#   FERRY_BIN    the ferry binary (required)
+#   FERRY_ARGS   extra arguments for `ferry up`, word-split, after the ones run.sh passes:
+#                up --http 127.0.0.1:$HTTP_PORT --socket DIR/engine.sock --state-dir DIR/state
+#                   --trunk sip:127.0.0.1:5070 --sip-listen $FERRY_SIP
+#   HTTP_PORT    Ferry's HTTP/WebSocket port (default 8080)
+#   FERRY_SIP    Ferry's trunk-side SIP address that sipp calls in uac mode (default 127.0.0.1:5060)
+#   RUN_TIMEOUT  seconds for the whole run (default 120)
+#   KEEP_LOGS=1  keep the log directory after a passing run too
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+
+# ---- outside: check tools, then re-run this script inside fresh namespaces ----
+if [ -z "${FERRY_IN_NETNS:-}" ]; then
+  [ "$(id -u)" = 0 ] || die "needs root (unshare -n)"
+  for t in unshare ip node curl timeout setsid; do
+    command -v "$t" >/dev/null || die "missing $t (util-linux, iproute2, nodejs, curl, coreutils)"
+  done
+  [ -n "${FERRY_BIN:-}" ] || die "set FERRY_BIN to the ferry binary"
+  FERRY_BIN="$(realpath "$FERRY_BIN")"
+  [ -x "$FERRY_BIN" ] || die "FERRY_BIN=$FERRY_BIN is not executable"
+  [ -d "$here/node_modules/playwright-core" ] || die "run: npm ci --prefix tests/browser"
+  export FERRY_BIN FERRY_IN_NETNS=1
+  # --kill-child and the PID namespace: if anything hangs or we are killed, every process of the
+  # run dies with it; timeout bounds the whole run.
+  exec timeout -k 5 "${RUN_TIMEOUT:-120}" \
+    unshare --net --pid --fork --kill-child --mount-proc -- bash "$0" "$@"
+fi
+
+# ---- inside the namespaces ----
+sipp_mode=none lib=jssip dest="" user=bob
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sipp) sipp_mode="$2"; shift 2 ;;
+    --lib) lib="$2"; shift 2 ;;
+    --dest) dest="$2"; shift 2 ;;
+    --user) user="$2"; shift 2 ;;
+    --) shift; break ;;
+    *) die "unknown argument $1 (call.mjs arguments go after --)" ;;
+  esac
+done
+case "$sipp_mode" in none|uas|uas-bye|uac) ;; *) die "--sipp none|uas|uas-bye|uac" ;; esac
+[ -n "$dest" ] || { [ "$sipp_mode" = none ] && dest=echo || dest=sipp; }
+http_port="${HTTP_PORT:-8080}"
+ferry_sip="${FERRY_SIP:-127.0.0.1:5060}"
+
+ip link set lo up
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/ferry-browser.XXXXXX")"
+ferry_pid="" sipp_pid="" status=2
+
+cleanup() {
+  set +e
+  # ferry and sipp run in their own process groups (setsid), so children go too.
+  # (The uac launcher is a plain subshell that execs sipp: no group of its own, hence the fallback.)
+  for p in $sipp_pid $ferry_pid; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
+  for p in $sipp_pid $ferry_pid; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
+  done
+  wait 2>/dev/null
+  if [ "$status" != 0 ]; then
+    for f in "$tmp"/*.log; do
+      [ -s "$f" ] || continue
+      echo "---- $(basename "$f") (last 150 lines) ----" >&2
+      tail -n 150 "$f" >&2
+    done
+    echo "run.sh: FAILED ($sipp_mode, $lib); logs in $tmp" >&2
+  elif [ -n "${KEEP_LOGS:-}" ]; then
+    echo "run.sh: logs in $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+# ---- ferry ----
+# The flags `ferry up` has today; anything else (or an override: clap takes the last) comes in
+# FERRY_ARGS. Socket and state live in the run's directory, so runs never share them.
+ferry_argv=(up --http "127.0.0.1:$http_port" --socket "$tmp/engine.sock" --state-dir "$tmp/state"
+            --trunk sip:127.0.0.1:5070 --sip-listen "$ferry_sip")
+# shellcheck disable=SC2086  # FERRY_ARGS is deliberately word-split
+setsid "$FERRY_BIN" "${ferry_argv[@]}" ${FERRY_ARGS:-} >"$tmp/ferry.log" 2>&1 </dev/null &
+ferry_pid=$!
+for i in $(seq 1 100); do
+  kill -0 "$ferry_pid" 2>/dev/null || { echo "run.sh: ferry exited during startup" >&2; exit 2; }
+  curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$http_port/" 2>/dev/null && break
+  [ "$i" = 100 ] && { echo "run.sh: ferry's HTTP port $http_port did not answer in 20 s" >&2; exit 2; }
+  sleep 0.2
+done
+
+# ---- sipp ----
+# -mp 6000 -rtp_echo: sipp reflects the RTP it gets, so the browser hears its own tone.
+sipp_common=(-i 127.0.0.1 -p 5070 -mp 6000 -rtp_echo -m 1 -nostdin -timeout 60 -timeout_error
+             -trace_msg -message_file "$tmp/sipp-messages.log" -trace_err -error_file "$tmp/sipp-errors.log")
+start_sipp() {
+  setsid sipp "$@" "${sipp_common[@]}" >"$tmp/sipp.log" 2>&1 </dev/null &
+  sipp_pid=$!
+}
+case "$sipp_mode" in
+  uas) start_sipp -sf "$root/tests/fixtures/sipp-uas-echo-g711.xml" ;;
+  uas-bye) start_sipp -sf "$here/sipp-uas-echo-bye.xml" -d 8000 ;;
+esac
+if [ -n "$sipp_pid" ]; then
+  sleep 0.3
+  kill -0 "$sipp_pid" 2>/dev/null || { echo "run.sh: sipp exited during startup" >&2; exit 2; }
+fi
+
+# ---- the browser ----
+url="http://127.0.0.1:$http_port/?lib=$lib&dest=$dest"
+args=(--url "$url" --expect-tone 1230 --dtmf 5 --duration 6 --screenshot "$tmp/screen.png")
+case "$sipp_mode" in
+  none|uas) args+=(--hangup browser) ;;
+  uas-bye) args+=(--hangup remote) ;;
+  uac) args+=(--hangup remote --register "$user" --ready-file "$tmp/registered") ;;
+esac
+
+if [ "$sipp_mode" = uac ]; then
+  # Place sipp's call once the page says it is registered.
+  (
+    for _ in $(seq 1 150); do [ -e "$tmp/registered" ] && break; sleep 0.2; done
+    [ -e "$tmp/registered" ] || exit 0
+    exec sipp "$ferry_sip" -sf "$here/sipp-uac-g711.xml" -s "$user" -d 8000 "${sipp_common[@]}"
+  ) >"$tmp/sipp.log" 2>&1 </dev/null &
+  sipp_pid=$!
+fi
+
+set +e
+node "$here/call.mjs" "${args[@]}" "$@" >"$tmp/result.json" 2> >(tee "$tmp/browser.log" >&2)
+status=$?
+set -e
+cat "$tmp/result.json"
+
+# sipp's own verdict: exit 0 means its whole scenario ran (answer, ACK, BYE, 200).
+if [ -n "$sipp_pid" ]; then
+  for _ in $(seq 1 50); do kill -0 "$sipp_pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$sipp_pid" 2>/dev/null; then
+    echo "run.sh: sipp still running after the call" >&2
+    [ "$status" = 0 ] && status=1
+  else
+    sipp_status=0
+    wait "$sipp_pid" || sipp_status=$?
+    sipp_pid=""
+    if [ "$sipp_status" != 0 ]; then
+      echo "run.sh: sipp scenario failed (exit $sipp_status)" >&2
+      [ "$status" = 0 ] && status=1
+    fi
+  fi
+fi
+exit "$status"
