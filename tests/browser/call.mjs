@@ -6,7 +6,7 @@
 //   node call.mjs --url 'http://127.0.0.1:8080/?lib=jssip&dest=echo' --expect-tone 1230 \
 //                 --dtmf 5 --hangup browser|remote|none --duration 6 --screenshot out.png
 //   node call.mjs --url ... --register alice --ready-file /tmp/x   # wait for a call, auto-answer
-//   node call.mjs --selftest                                       # no Ferry needed
+//   node call.mjs --selftest       # no Ferry needed: loopback, dead ws, page-to-page via sip-relay.mjs
 import { chromium } from 'playwright-core';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { attachSipRelay } from './sip-relay.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ASSETS = path.resolve(here, '../../signaling/assets');
@@ -140,6 +141,7 @@ async function runCall(context, o) {
       r.registerMs = Date.now() - t0;
       say('registered as', o.register);
       if (o.readyFile) fs.writeFileSync(o.readyFile, 'registered\n');
+      o.onRegistered?.();
       await page.click('body'); // a user gesture, so the AudioContext may start for the incoming call
       s = await waitFor(page, (x) => x.state === 'connected' || x.state === 'ended' || x.state === 'failed', o.answerTimeout);
     } else {
@@ -202,7 +204,7 @@ async function runCall(context, o) {
   }
 }
 
-// ---- self-test: serve signaling/assets ourselves, no SIP ----
+// ---- self-test: serve signaling/assets ourselves, no Ferry ----
 
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.md': 'text/plain' };
 
@@ -215,6 +217,7 @@ function serveAssets() {
       res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' }).end(body);
     });
   });
+  attachSipRelay(server);
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
@@ -244,6 +247,22 @@ async function expectConnectionFailure(context, url, lib, globalName) {
   return r;
 }
 
+// Page to page through the toy relay: the callee REGISTERs and auto-answers (call.mjs --register
+// mode), the caller dials it and hangs up; each must hear the other's fake microphone.
+async function pageToPage(context, base, callerLib, calleeLib, user) {
+  const common = { expectTone: TONE_HZ, toneTolerance: 30, duration: 6, connectTimeout: 20, answerTimeout: 30, remoteTimeout: 30, minPackets: 50 };
+  let registered;
+  const ready = new Promise((r) => { registered = r; });
+  const calleeRun = runCall(context, {
+    ...common, url: `${base}/?lib=${calleeLib}&user=${user}`, register: user, dtmf: '7', hangup: 'remote', onRegistered: registered,
+  });
+  await Promise.race([ready, calleeRun]);
+  const caller = await runCall(context, { ...common, url: `${base}/?lib=${callerLib}&dest=${user}`, dtmf: '5', hangup: 'browser' });
+  const callee = await calleeRun;
+  const failures = [...caller.failures.map((f) => `caller: ${f}`), ...callee.failures.map((f) => `callee: ${f}`)];
+  return { ok: failures.length === 0, failures, caller, callee };
+}
+
 async function selftest(context) {
   const server = await serveAssets();
   try {
@@ -255,7 +274,9 @@ async function selftest(context) {
     });
     const jssip = await expectConnectionFailure(context, `${base}/?lib=jssip&dest=echo&ws=${encodeURIComponent(dead)}`, 'jssip', 'JsSIP');
     const sipjs = await expectConnectionFailure(context, `${base}/?lib=sipjs&dest=echo&ws=${encodeURIComponent(dead)}`, 'sipjs', 'SIP');
-    const parts = { loopback, jssip, sipjs };
+    const jssipToSipjs = await pageToPage(context, base, 'jssip', 'sipjs', 'bob');
+    const sipjsToJssip = await pageToPage(context, base, 'sipjs', 'jssip', 'carol');
+    const parts = { loopback, jssip, sipjs, jssipToSipjs, sipjsToJssip };
     const failures = Object.entries(parts).flatMap(([k, v]) => v.failures.map((f) => `${k}: ${f}`));
     return { ok: failures.length === 0, mode: 'selftest', failures, ...parts };
   } finally {
