@@ -68,6 +68,9 @@ struct Sent {
     nth: usize,
 }
 
+/// A middlebox: what side `usize` sent becomes these datagrams.
+type Rewrite = dyn FnMut(usize, Vec<u8>) -> Vec<Vec<u8>>;
+
 /// A symmetric link with a fixed one-way delay and a loss rule.
 struct Link {
     now: Instant,
@@ -77,7 +80,7 @@ struct Link {
     start: Instant,
     lose: Box<dyn FnMut(&Sent) -> bool>,
     /// Rewrites what each side sends (a middlebox), before loss.
-    rewrite: Box<dyn FnMut(usize, Vec<u8>) -> Vec<Vec<u8>>>,
+    rewrite: Box<Rewrite>,
     events: [Vec<(Duration, DtlsEvent)>; 2],
 }
 
