@@ -1,4 +1,5 @@
-//! The `ferry` command: run the engine, query it, and (once signaling lands) run everything.
+//! The `ferry` command: run everything (`up`), or the engine and signaling processes alone,
+//! and query the engine.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,8 @@ use ferry::control::{Client, Message};
 use ferry::engine::io::BackendKind;
 use ferry::engine::{Engine, EngineConfig, stats};
 
+mod up;
+
 /// Ferry: a WebRTC-to-SIP media gateway.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -20,11 +23,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start Ferry. Today this runs the packet engine in the foreground; the signaling process
-    /// (SIP over WebSocket, the test page, the echo destination) is not built yet.
-    Up(EngineArgs),
+    /// Start Ferry: the packet engine and the signaling process, each restarted if it dies
+    /// (a signaling restart keeps calls' media flowing).
+    Up(UpArgs),
     /// Run the packet engine in the foreground.
     Engine(EngineArgs),
+    /// Run the signaling process in the foreground (SIP over WebSocket, the test page, trunk).
+    Signal(SignalArgs),
     /// Print the engine's counters and latency percentiles.
     Stats(StatsArgs),
 }
@@ -80,6 +85,46 @@ struct StatsArgs {
     count: u32,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+struct SignalArgs {
+    /// TOML configuration (every key optional; see deploy/ferry.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Engine control socket (overrides `engine_socket`).
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// HTTP and ws:// listen address (overrides `http.listen`).
+    #[arg(long)]
+    http: Option<std::net::SocketAddr>,
+    /// HTTPS and wss:// listen address (overrides `http.tls_listen`).
+    #[arg(long)]
+    https: Option<std::net::SocketAddr>,
+    /// Route every destination but `echo` to this trunk, `sip:HOST:PORT` (overrides `trunk.uri`).
+    #[arg(long)]
+    trunk: Option<String>,
+    /// Trunk-side SIP listen address (overrides `sip.listen`).
+    #[arg(long)]
+    sip_listen: Option<std::net::SocketAddr>,
+    /// Where the generated certificate is kept (overrides `state_dir`).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct UpArgs {
+    #[command(flatten)]
+    signal: SignalArgs,
+    /// Media port range, MIN-MAX.
+    #[arg(long, default_value = "20000-59999", value_parser = parse_range)]
+    ports: (u16, u16),
+    /// Engine shards (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    shards: usize,
+    /// Do not pin engine shards to cores.
+    #[arg(long)]
+    no_pin: bool,
+}
+
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
     let (a, b) = s.split_once('-').ok_or("expected MIN-MAX")?;
     let (a, b) = (
@@ -111,13 +156,9 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Up(args) => {
-            eprintln!(
-                "ferry up: starting the packet engine; signaling (SIP over WebSocket) is not built yet."
-            );
-            run_engine(args)
-        }
+        Command::Up(args) => up::run(args),
         Command::Engine(args) => run_engine(args),
+        Command::Signal(args) => run_signal(args),
         Command::Stats(args) => run_stats(&args),
     };
     match result {
@@ -153,6 +194,52 @@ fn run_engine(args: EngineArgs) -> Result<(), String> {
     let engine = Engine::start(cfg).map_err(|e| format!("engine: {e}"))?;
     eprintln!("ferry engine: control socket {}", engine.socket().display());
     engine.wait().map_err(|e| format!("engine: {e}"))
+}
+
+fn signal_config(args: &SignalArgs) -> Result<ferry_signaling::config::Config, String> {
+    use ferry_signaling::config::{Config, TrunkConfig};
+    let mut cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(s) = &args.socket {
+        cfg.engine_socket = s.clone();
+    }
+    if let Some(h) = args.http {
+        cfg.http.listen = Some(h);
+    }
+    if let Some(h) = args.https {
+        cfg.http.tls_listen = Some(h);
+    }
+    if let Some(uri) = &args.trunk {
+        match &mut cfg.trunk {
+            Some(t) => t.uri = uri.clone(),
+            None => {
+                cfg.trunk = Some(
+                    toml::from_str::<TrunkConfig>(&format!("uri = {uri:?}"))
+                        .map_err(|e| format!("--trunk: {e}"))?,
+                )
+            }
+        }
+    }
+    if let Some(l) = args.sip_listen {
+        cfg.sip.listen = l;
+    }
+    if let Some(d) = &args.state_dir {
+        cfg.state_dir = d.clone();
+    }
+    cfg.check()?;
+    Ok(cfg)
+}
+
+fn run_signal(args: SignalArgs) -> Result<(), String> {
+    let cfg = signal_config(&args)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ferry-signal")
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(ferry_signaling::run(cfg))
 }
 
 fn query(

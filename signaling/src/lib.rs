@@ -3,10 +3,19 @@
 //!
 //! The protocol cores are sans-IO: [`sip`] (messages, transactions, dialogs), [`sdp`] (offer/answer
 //! rewriting between WebRTC and plain RTP) and [`dtls`] (the DTLS-SRTP handshake driver) take
-//! input and time from outside and hand output back. The process around them is tokio.
+//! input and time from outside and hand output back. Around them: [`core`], one task owning
+//! every call (the B2BUA), fed by [`http`] (WebSocket), the trunk socket and [`engine`].
 
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod core;
 pub mod dtls;
+pub mod engine;
+pub mod http;
+pub mod route;
+mod run;
 pub mod sdp;
 pub mod sip;
+
+pub use run::run;

@@ -1,0 +1,345 @@
+//! Media: engine sessions, ICE credentials and the DTLS handshake whose keys the engine gets.
+//!
+//! Leg A of every session is the browser (ICE-lite, rtcp-mux, DTLS-SRTP); leg B is the trunk
+//! (plain RTP to the SDP address, `Strict`: RTP Bleed, CVE-2025-53399). For `echo`, leg B sends
+//! to its own port, so what the browser sends comes back through the engine's normal relay.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use ferry_control::{
+    AllocLeg, Family, IceCredentials, LatchPolicy, LegId, LegKind, LegSpec, Message, Rewrite,
+    Secret, SrtpKey,
+};
+use rand::Rng;
+
+use super::browser::Hangup;
+use super::call::Media;
+use super::{CallId, Core};
+use crate::dtls::{DtlsEvent, DtlsSession, DtlsTimers, Role, SrtpMaterial};
+use crate::engine::EngineEvent;
+use crate::sdp::{self, LocalIce, PtMap, Setup};
+
+/// ICE ufrag and password alphabet (RFC 8445 §5.3: ice-char).
+const ICE_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn ice_string(rng: &mut impl Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| ICE_CHARS[rng.gen_range(0..ICE_CHARS.len())] as char)
+        .collect()
+}
+
+impl Media {
+    /// Fresh ICE credentials (ufrag 8 chars, password 24: RFC 8445 asks for at least 4 and 22).
+    pub fn new(rng: &mut impl Rng) -> Self {
+        Self {
+            session: None,
+            legs: None,
+            spec: None,
+            ice_ufrag: ice_string(rng, 8),
+            ice_pwd: ice_string(rng, 24),
+            dtls: None,
+            dtls_peer: None,
+            keyed: false,
+        }
+    }
+}
+
+fn key(m: &SrtpMaterial) -> SrtpKey {
+    SrtpKey {
+        profile: m.profile,
+        key: Secret::new(&m.key),
+        salt: Secret::new(&m.salt),
+    }
+}
+
+impl Core {
+    /// Allocates and installs the engine session and starts the DTLS side for a new call.
+    pub(super) async fn setup_media(
+        &mut self,
+        id: CallId,
+        echo: bool,
+        now: Instant,
+    ) -> Result<(), String> {
+        let reply = self
+            .engine
+            .request(Message::Allocate {
+                family: Family::V4,
+                legs: [AllocLeg { rtcp_mux: true }, AllocLeg { rtcp_mux: echo }],
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let Message::Allocated { session, legs, .. } = reply else {
+            return Err(format!("allocate: {reply:?}"));
+        };
+        let call = self.calls.get_mut(&id).ok_or("call gone")?;
+        call.media.session = Some(session);
+        call.media.legs = Some(legs);
+        self.by_session.insert(session, id);
+        let call = self.calls.get_mut(&id).ok_or("call gone")?;
+        let browser = LegSpec {
+            kind: LegKind::Ice(IceCredentials {
+                local_ufrag: call.media.ice_ufrag.clone(),
+                local_pwd: Secret::new(call.media.ice_pwd.as_bytes()),
+                remote_ufrag: call.browser.offer.ice_ufrag.clone(),
+            }),
+            rtcp_mux: true,
+            srtp_in: None,
+            srtp_out: None,
+            rewrite_out: Rewrite::default(),
+        };
+        let sip_side = LegSpec {
+            kind: LegKind::Addressed {
+                rtp: echo
+                    .then(|| SocketAddr::new(IpAddr::from([127, 0, 0, 1]), legs[1].rtp.port())),
+                rtcp: None,
+                latch: LatchPolicy::Strict,
+            },
+            rtcp_mux: echo,
+            srtp_in: None,
+            srtp_out: None,
+            rewrite_out: Rewrite::default(),
+        };
+        let mut spec = [browser, sip_side];
+        if echo {
+            // The browser would see its own SSRC come back; give the reflection another one.
+            let ssrc = call
+                .browser
+                .offer
+                .media
+                .iter()
+                .flat_map(|m| m.ssrcs.iter().copied());
+            spec[0].rewrite_out.ssrc = ssrc.map(|s| (s, s ^ 0x5eed_0001)).collect();
+        }
+        let role = match call.browser.offer.setup {
+            // RFC 5763 §5: the answerer to actpass chooses; passive makes us the DTLS server.
+            Setup::Passive => Role::Client,
+            _ => Role::Server,
+        };
+        let fps = call
+            .browser
+            .offer
+            .fingerprints
+            .iter()
+            .map(|f| crate::dtls::Fingerprint {
+                algorithm: f.algorithm.clone(),
+                value: f.value.clone(),
+            })
+            .collect();
+        let dtls = DtlsSession::new(role, &self.cert, fps, DtlsTimers::default(), now)
+            .map_err(|e| format!("dtls: {e}"))?;
+        call.media.dtls = Some(dtls);
+        call.media.spec = Some(spec.clone());
+        self.engine
+            .expect_ok(Message::Install {
+                session,
+                legs: Box::new(spec),
+            })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Our ICE/DTLS parameters for the browser's SDP.
+    pub(super) fn local_ice(&self, call: &super::Call) -> LocalIce {
+        let port = call.media.legs.map(|l| l[0].rtp.port()).unwrap_or(9);
+        let setup = match call.browser.offer.setup {
+            Setup::Passive => Setup::Active,
+            _ => Setup::Passive,
+        };
+        LocalIce {
+            ufrag: call.media.ice_ufrag.clone(),
+            pwd: call.media.ice_pwd.clone(),
+            fingerprint: sdp::Fingerprint {
+                algorithm: "sha-256".into(),
+                value: self.cert.fingerprint_bytes(),
+            },
+            setup,
+            candidates: self
+                .candidates
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, port))
+                .collect(),
+        }
+    }
+
+    /// Points leg B at the trunk's answer and applies the payload-type rewrites.
+    pub(super) async fn install_trunk_media(
+        &mut self,
+        id: CallId,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+        pt: &PtMap,
+    ) -> Result<(), String> {
+        let call = self.calls.get_mut(&id).ok_or("call gone")?;
+        let (Some(session), Some(spec)) = (call.media.session, call.media.spec.as_mut()) else {
+            return Err("no media session".into());
+        };
+        spec[1].kind = LegKind::Addressed {
+            rtp: Some(rtp),
+            rtcp: Some(rtcp.unwrap_or(SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)))),
+            latch: LatchPolicy::Strict,
+        };
+        spec[1].rewrite_out.pt = pt.to_trunk.clone();
+        spec[0].rewrite_out.pt = pt.to_browser.clone();
+        let legs = Box::new(spec.clone());
+        self.engine
+            .expect_ok(Message::Install { session, legs })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    pub(super) async fn handle_engine(&mut self, ev: EngineEvent, now: Instant) {
+        let msg = match ev {
+            EngineEvent::Message(m) => m,
+            EngineEvent::Closed(why) => {
+                tracing::error!(
+                    "engine went away ({why}); ending {} calls",
+                    self.calls.len()
+                );
+                let ids: Vec<CallId> = self.calls.keys().copied().collect();
+                for id in ids {
+                    self.end_call(id, Hangup::Media).await;
+                }
+                return;
+            }
+        };
+        match msg {
+            Message::DtlsReceived {
+                session,
+                leg: LegId::A,
+                from,
+                payload,
+            } => {
+                let Some(&id) = self.by_session.get(&session) else {
+                    return;
+                };
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                call.media.dtls_peer = Some(from);
+                if let Some(d) = call.media.dtls.as_mut() {
+                    if let Err(e) = d.handle_datagram(now, &payload) {
+                        tracing::debug!(?id, "dtls record: {e}");
+                    }
+                }
+                self.pump_dtls(id).await;
+            }
+            Message::Latched {
+                session,
+                leg: LegId::A,
+                addr,
+            } => {
+                let Some(&id) = self.by_session.get(&session) else {
+                    return;
+                };
+                if let Some(call) = self.calls.get_mut(&id) {
+                    // A DTLS client (browser answered passive) can only speak once ICE has
+                    // verified where the browser is.
+                    call.media.dtls_peer.get_or_insert(addr);
+                }
+                self.pump_dtls(id).await;
+            }
+            Message::Ended { session, reason } => {
+                let Some(&id) = self.by_session.get(&session) else {
+                    return;
+                };
+                tracing::info!(?id, ?reason, "engine ended the session");
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.media.session = None;
+                }
+                self.end_call(id, Hangup::Media).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends what DTLS wants sent and acts on what it reports.
+    async fn pump_dtls(&mut self, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let (Some(session), Some(dtls)) = (call.media.session, call.media.dtls.as_mut()) else {
+            return;
+        };
+        if let Some(to) = call.media.dtls_peer {
+            while let Some(payload) = dtls.poll_transmit() {
+                self.engine.send(Message::DtlsSend {
+                    session,
+                    leg: LegId::A,
+                    to,
+                    payload,
+                });
+            }
+        }
+        let mut events = Vec::new();
+        while let Some(ev) = dtls.poll_event() {
+            events.push(ev);
+        }
+        for ev in events {
+            match ev {
+                DtlsEvent::Connected { local, remote, .. } => {
+                    if let Err(e) = self.install_keys(id, &local, &remote).await {
+                        tracing::warn!(?id, "installing keys: {e}");
+                        self.end_call(id, Hangup::Media).await;
+                        return;
+                    }
+                }
+                DtlsEvent::Failed(why) => {
+                    tracing::info!(?id, "dtls failed: {why}");
+                    self.end_call(id, Hangup::Media).await;
+                    return;
+                }
+                DtlsEvent::Closed => {}
+            }
+        }
+    }
+
+    async fn install_keys(
+        &mut self,
+        id: CallId,
+        local: &SrtpMaterial,
+        remote: &SrtpMaterial,
+    ) -> Result<(), String> {
+        let call = self.calls.get_mut(&id).ok_or("call gone")?;
+        let (Some(session), Some(spec)) = (call.media.session, call.media.spec.as_mut()) else {
+            return Err("no media session".into());
+        };
+        spec[0].srtp_out = Some(key(local));
+        spec[0].srtp_in = Some(key(remote));
+        call.media.keyed = true;
+        let legs = Box::new(spec.clone());
+        tracing::info!(
+            ?id,
+            profile = local.profile,
+            "dtls done; srtp keys installed"
+        );
+        self.engine
+            .expect_ok(Message::Install { session, legs })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// DTLS retransmissions and handshake timeouts.
+    pub(super) async fn media_timeout(&mut self, id: CallId, now: Instant) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(dtls) = call.media.dtls.as_mut() else {
+            return;
+        };
+        if dtls.poll_timeout().is_some_and(|t| t <= now) {
+            dtls.handle_timeout(now);
+            self.pump_dtls(id).await;
+        }
+    }
+
+    /// Removes the engine session and forgets the call.
+    pub(super) async fn release(&mut self, id: CallId) {
+        let Some(call) = self.forget(id) else { return };
+        if let Some(session) = call.media.session {
+            if let Err(e) = self.engine.expect_ok(Message::Remove { session }).await {
+                tracing::warn!(?id, "removing session: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The call core: one task that owns every call, fed by the transports and the engine.
+//!
+//! Inputs arrive on one channel ([`Input`]): SIP from browsers over WebSocket, SIP from the
+//! trunk, events from the engine, and a timer tick. One owner for all state keeps the B2BUA free
+//! of locks; the protocol machines it drives (SIP transactions, DTLS, SDP) are sans-IO and take
+//! `now` from here.
+
+mod browser;
+mod call;
+mod media;
+mod msg;
+mod trunk;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_control::SessionId;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::dtls::Certificate;
+use crate::engine::{EngineEvent, EngineHandle};
+use call::Call;
+pub use call::CallId;
+pub use trunk::TrunkSocket;
+
+/// A WebSocket connection's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// What the core sends to a WebSocket's writer.
+#[derive(Debug)]
+pub enum WsOut {
+    /// One SIP message.
+    Text(String),
+    /// Close with a code and reason.
+    Close(u16, String),
+}
+
+/// What the core is fed.
+#[derive(Debug)]
+pub enum Input {
+    /// A browser connected.
+    WsOpen {
+        /// Its id.
+        conn: ConnId,
+        /// Its address.
+        peer: SocketAddr,
+        /// Where to send it messages.
+        tx: mpsc::Sender<WsOut>,
+    },
+    /// A SIP message from a browser.
+    WsMessage {
+        /// From whom.
+        conn: ConnId,
+        /// The message.
+        bytes: Vec<u8>,
+    },
+    /// A browser went away.
+    WsClosed {
+        /// Which.
+        conn: ConnId,
+    },
+    /// A SIP message from the trunk side.
+    Trunk {
+        /// Source.
+        from: SocketAddr,
+        /// The message.
+        bytes: Vec<u8>,
+    },
+    /// The engine said something.
+    Engine(EngineEvent),
+}
+
+/// How often timers (retransmissions, DTLS, expiry) are looked at.
+const TICK: Duration = Duration::from_millis(20);
+
+#[derive(Debug)]
+struct Conn {
+    tx: mpsc::Sender<WsOut>,
+    peer: SocketAddr,
+}
+
+/// Counters the admin API and tests read.
+#[derive(Debug, Default, Clone)]
+pub struct CoreStats {
+    /// Calls that reached 200 OK on the browser leg.
+    pub answered: u64,
+    /// Calls that failed before answer, by SIP status sent to the browser.
+    pub failed: HashMap<u16, u64>,
+    /// Calls up now.
+    pub active: usize,
+}
+
+/// The call core's state.
+pub struct Core {
+    cfg: Arc<Config>,
+    engine: EngineHandle,
+    cert: Arc<Certificate>,
+    trunk: Option<TrunkSocket>,
+    /// Addresses advertised in browser candidates.
+    candidates: Vec<IpAddr>,
+    conns: HashMap<ConnId, Conn>,
+    calls: HashMap<CallId, Call>,
+    by_browser: HashMap<String, CallId>,
+    by_trunk: HashMap<String, CallId>,
+    by_session: HashMap<SessionId, CallId>,
+    next_call: u64,
+    rng: StdRng,
+    stats: CoreStats,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("calls", &self.calls.len())
+            .field("conns", &self.conns.len())
+            .finish()
+    }
+}
+
+impl Core {
+    /// A core with no calls.
+    pub fn new(
+        cfg: Arc<Config>,
+        engine: EngineHandle,
+        cert: Arc<Certificate>,
+        trunk: Option<TrunkSocket>,
+    ) -> Self {
+        let candidates = cfg.candidate_addrs();
+        Self {
+            cfg,
+            engine,
+            cert,
+            trunk,
+            candidates,
+            conns: HashMap::new(),
+            calls: HashMap::new(),
+            by_browser: HashMap::new(),
+            by_trunk: HashMap::new(),
+            by_session: HashMap::new(),
+            next_call: 1,
+            rng: StdRng::from_entropy(),
+            stats: CoreStats::default(),
+        }
+    }
+
+    /// Runs until the input channel closes.
+    pub async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(i) => self.handle_input(i, Instant::now()).await,
+                    None => break,
+                },
+                _ = tick.tick() => self.handle_timeout(Instant::now()).await,
+            }
+        }
+    }
+
+    async fn handle_input(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::WsOpen { conn, peer, tx } => {
+                tracing::debug!(?conn, %peer, "websocket open");
+                self.conns.insert(conn, Conn { tx, peer });
+            }
+            Input::WsMessage { conn, bytes } => self.handle_browser(conn, &bytes, now).await,
+            Input::WsClosed { conn } => self.handle_ws_closed(conn, now).await,
+            Input::Trunk { from, bytes } => self.handle_trunk(from, &bytes, now).await,
+            Input::Engine(ev) => self.handle_engine(ev, now).await,
+        }
+    }
+
+    async fn handle_timeout(&mut self, now: Instant) {
+        let ids: Vec<CallId> = self.calls.keys().copied().collect();
+        for id in ids {
+            self.media_timeout(id, now).await;
+            self.trunk_timeout(id, now).await;
+        }
+        self.stats.active = self.calls.len();
+    }
+
+    fn ws_send(&self, conn: ConnId, text: String) {
+        if let Some(c) = self.conns.get(&conn) {
+            if c.tx.try_send(WsOut::Text(text)).is_err() {
+                tracing::warn!(?conn, peer = %c.peer, "websocket queue full; closing");
+                let _ = c.tx.try_send(WsOut::Close(1008, "queue full".into()));
+            }
+        }
+    }
+
+    fn new_call_id(&mut self) -> CallId {
+        let id = CallId(self.next_call);
+        self.next_call += 1;
+        id
+    }
+
+    /// Forgets a call everywhere (the engine session is removed by the caller).
+    fn forget(&mut self, id: CallId) -> Option<Call> {
+        let call = self.calls.remove(&id)?;
+        self.by_browser.remove(&call.browser.call_id);
+        if let Some(t) = &call.trunk {
+            self.by_trunk.remove(&t.call_id);
+        }
+        if let Some(s) = call.media.session {
+            self.by_session.remove(&s);
+        }
+        Some(call)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> CoreStats {
+        self.stats.clone()
+    }
+}
