@@ -27,6 +27,7 @@
 //! an answer is a short, fixed sequence of lines, and tests re-parse every output with `rtc-sdp`
 //! and with [`parse`].
 
+mod model;
 mod negotiate;
 mod parse;
 mod types;
@@ -36,9 +37,12 @@ mod write;
 mod tests;
 #[cfg(test)]
 mod tests_prop;
+#[cfg(test)]
+mod tests_reverse;
 
+pub use model::{PlainMedia, PlainSession, WebRtcMedia, WebRtcSession};
 pub use negotiate::{browser_answer, browser_offer, echo_answer, trunk_answer, trunk_offer};
-pub use parse::{PlainMedia, PlainSession, WebRtcMedia, WebRtcSession, parse_plain, parse_webrtc};
+pub use parse::{parse_plain, parse_webrtc};
 pub use types::{Codec, CodecPolicy, Direction, Fingerprint, LocalIce, MediaKind, PtMap, Setup};
 
 /// Largest SDP body accepted, in bytes. A browser offer is about 2 KiB; a full

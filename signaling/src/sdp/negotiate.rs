@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::SdpError;
-use super::parse::{PlainSession, WebRtcMedia, WebRtcSession};
+use super::model::{PlainSession, WebRtcMedia, WebRtcSession};
 use super::types::{Codec, CodecPolicy, Direction, LocalIce, MediaKind, PtMap, Setup};
 use super::write::{AVP, SAVPF, WebRtcSection, Writer};
 
