@@ -19,8 +19,10 @@ pub mod profile {
     pub const AEAD_AES_256_GCM: u16 = 0x0008;
 }
 
-/// What we offer (client) or pick from (server), most preferred first: GCM needs no separate
-/// HMAC and is the cheapest per packet here (DESIGN.md).
+/// What we offer, most preferred first: GCM needs no separate HMAC and is the cheapest per
+/// packet here (DESIGN.md). As client this is our use_srtp order; as server rtc-dtls takes the
+/// first of the *client's* profiles that is in this list (RFC 5764 §4.1.1 leaves the choice to
+/// the server; the client's order is what rtc-dtls honours).
 pub(super) const PREFERENCE: [SrtpProtectionProfile; 4] = [
     SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm,
     SrtpProtectionProfile::Srtp_Aead_Aes_256_Gcm,
