@@ -340,3 +340,26 @@ fn echo_answer_keeps_browser_codecs() {
     has(&lines(&answer), "a=recvonly");
     has(&lines(&answer), "m=audio 40000 UDP/TLS/RTP/SAVPF 0 8 126");
 }
+
+#[test]
+fn session_level_ice_and_fingerprint_are_used() {
+    // Firefox writes a=fingerprint at session level; some stacks do the same with ICE.
+    let mut s = String::new();
+    let (mut session, mut media) = (Vec::new(), Vec::new());
+    for l in CHROMIUM.lines() {
+        let hoist = ["a=ice-ufrag", "a=ice-pwd", "a=fingerprint", "a=setup"];
+        if hoist.iter().any(|h| l.starts_with(h)) {
+            session.push(l)
+        } else {
+            media.push(l)
+        }
+    }
+    let m_at = media.iter().position(|l| l.starts_with("m=")).unwrap();
+    for l in media[..m_at].iter().chain(&session).chain(&media[m_at..]) {
+        s.push_str(l);
+        s.push_str("\r\n");
+    }
+    let b = parse_webrtc(&s).unwrap();
+    assert_eq!((b.ice_ufrag.as_str(), b.setup), ("HlWh", Setup::ActPass));
+    assert_eq!(b.fingerprints.len(), 1);
+}

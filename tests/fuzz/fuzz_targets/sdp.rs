@@ -29,9 +29,9 @@ fuzz_target!(|data: &[u8]| {
             sdp::parse_webrtc(&a).expect("our browser answer parses");
         }
     }
-    if let Ok(t) = sdp::parse_plain(text) {
-        if let Ok(o) = sdp::browser_offer(&t, &policy, &local, 1, 1) {
-            sdp::parse_webrtc(&o).expect("our browser offer parses");
-        }
+    if let Ok(t) = sdp::parse_plain(text)
+        && let Ok(o) = sdp::browser_offer(&t, &policy, &local, 1, 1)
+    {
+        sdp::parse_webrtc(&o).expect("our browser offer parses");
     }
 });
