@@ -262,6 +262,18 @@ fn write_rest(out: &mut Vec<u8>, headers: &Headers, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
+impl From<Request> for Message {
+    fn from(r: Request) -> Message {
+        Message::Request(r)
+    }
+}
+
+impl From<Response> for Message {
+    fn from(r: Response) -> Message {
+        Message::Response(r)
+    }
+}
+
 impl Message {
     /// Parses one whole message (a UDP datagram or a WebSocket frame, RFC 7118 §5.1). Leading
     /// CR/LF is skipped (RFC 3261 §7.5); bytes beyond Content-Length are discarded (§18.3).

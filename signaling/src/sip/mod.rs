@@ -5,6 +5,7 @@
 //!   bounded by [`limits`]; nothing here panics on any input. Header values are kept as
 //!   received, and typed views ([`Uri`], [`NameAddr`], [`Via`]) are parsed on demand.
 //! - [`ParseError::bad_request`] builds the 400 (or 416/505/513) owed to a salvageable request.
+//! - [`txn`]: the four RFC 3261 §17 transaction machines and a table of them.
 //! - [`util`] mints branches, tags and Call-IDs from a caller-supplied RNG.
 //!
 //! Nothing in this module reads a clock, opens a socket or keeps global state.
@@ -19,6 +20,7 @@ mod name_addr;
 mod parse;
 mod reject;
 mod syntax;
+pub mod txn;
 mod uri;
 pub mod util;
 mod via;
