@@ -6,11 +6,14 @@
 //!   received, and typed views ([`Uri`], [`NameAddr`], [`Via`]) are parsed on demand.
 //! - [`ParseError::bad_request`] builds the 400 (or 416/505/513) owed to a salvageable request.
 //! - [`txn`]: the four RFC 3261 §17 transaction machines and a table of them.
+//! - [`dialog`]: RFC 3261 §12 dialogs and in-dialog request building.
+//! - [`auth`]: Digest challenges, answers and checks.
 //! - [`util`] mints branches, tags and Call-IDs from a caller-supplied RNG.
 //!
 //! Nothing in this module reads a clock, opens a socket or keeps global state.
 
 pub mod auth;
+pub mod dialog;
 mod error;
 mod header;
 pub mod limits;
