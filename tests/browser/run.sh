@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # One real-browser scenario against the real ferry binary, in a private network namespace (only
 # lo) and PID namespace (nothing outlives the run). Prints call.mjs's JSON line; exits with its
-# status (or 1 if the call passed but sipp's scenario did not).
+# status (or 1 if the call passed but sipp's scenario did not). With sipp, the line also has a
+# "capture" object: what dumpcap saw arrive at sipp's media port 6000, decoded by tshark:
+#   {"rtpToSipp": N, "payloadTypes": {"0": N, "101": M}, "pt101": M, "events": [5],
+#    "eventEnds": K, "eventTimestamps": E}
+# (pt101: RFC 4733 telephone-event packets with payload type 101, the one sipp's answer declares;
+# events: their distinct event codes, 5 for the key "5"; eventEnds: packets with the E bit;
+# eventTimestamps: distinct events by RTP timestamp).
 #
 #   FERRY_BIN=target/release/ferry tests/browser/run.sh [--sipp none|uas|uas-bye|uac] \
 #       [--lib jssip|sipjs] [--dest USER] [--user USER] [-- extra call.mjs args]
@@ -38,6 +44,14 @@ if [ -z "${FERRY_IN_NETNS:-}" ]; then
   FERRY_BIN="$(realpath "$FERRY_BIN")"
   [ -x "$FERRY_BIN" ] || die "FERRY_BIN=$FERRY_BIN is not executable"
   [ -d "$here/node_modules/playwright-core" ] || die "run: npm ci --prefix tests/browser"
+  # The fake-microphone file, written once and renamed into place: runs started side by side
+  # must not read each other's half-written file (call.mjs would write it in place).
+  tone="$here/tone.wav"
+  if [ ! -s "$tone" ] || [ "$(stat -c %s "$tone")" -le 1000000 ]; then
+    command -v python3 >/dev/null || die "missing python3 (writes tone.wav)"
+    python3 "$here/make-tone.py" "$tone.$$.tmp" 1230 30 && mv -f "$tone.$$.tmp" "$tone" ||
+      { rm -f "$tone.$$.tmp"; die "make-tone.py failed"; }
+  fi
   export FERRY_BIN FERRY_IN_NETNS=1
   # --kill-child and the PID namespace: if anything hangs or we are killed, every process of the
   # run dies with it; timeout bounds the whole run.
@@ -59,19 +73,24 @@ while [ $# -gt 0 ]; do
 done
 case "$sipp_mode" in none|uas|uas-bye|uac) ;; *) die "--sipp none|uas|uas-bye|uac" ;; esac
 [ -n "$dest" ] || { [ "$sipp_mode" = none ] && dest=echo || dest=sipp; }
+if [ "$sipp_mode" != none ]; then
+  for t in sipp dumpcap tshark python3; do
+    command -v "$t" >/dev/null || die "missing $t (apt-get install sip-tester tshark python3)"
+  done
+fi
 http_port="${HTTP_PORT:-8080}"
 ferry_sip="${FERRY_SIP:-127.0.0.1:5060}"
 
 ip link set lo up
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/ferry-browser.XXXXXX")"
-ferry_pid="" sipp_pid="" status=2
+ferry_pid="" sipp_pid="" dumpcap_pid="" status=2
 
 cleanup() {
   set +e
   # ferry and sipp run in their own process groups (setsid), so children go too.
   # (The uac launcher is a plain subshell that execs sipp: no group of its own, hence the fallback.)
-  for p in $sipp_pid $ferry_pid; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
-  for p in $sipp_pid $ferry_pid; do
+  for p in $dumpcap_pid $sipp_pid $ferry_pid; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
+  for p in $dumpcap_pid $sipp_pid $ferry_pid; do
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
     kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
   done
@@ -106,6 +125,18 @@ for i in $(seq 1 100); do
   [ "$i" = 100 ] && { echo "run.sh: ferry's HTTP port $http_port did not answer in 20 s" >&2; exit 2; }
   sleep 0.2
 done
+
+# ---- the capture at sipp's media port (what Ferry sends to and gets from the trunk side) ----
+if [ "$sipp_mode" != none ]; then
+  setsid dumpcap -q -i lo -f "udp port 6000" -w "$tmp/sipp-media.pcapng" >"$tmp/dumpcap.log" 2>&1 </dev/null &
+  dumpcap_pid=$!
+  for i in $(seq 1 50); do
+    kill -0 "$dumpcap_pid" 2>/dev/null || { echo "run.sh: dumpcap exited during startup" >&2; exit 2; }
+    [ -s "$tmp/sipp-media.pcapng" ] && break
+    [ "$i" = 50 ] && { echo "run.sh: dumpcap did not start capturing in 5 s" >&2; exit 2; }
+    sleep 0.1
+  done
+fi
 
 # ---- sipp ----
 # -mp 6000 -rtp_echo: sipp reflects the RTP it gets, so the browser hears its own tone.
@@ -147,7 +178,6 @@ set +e
 node "$here/call.mjs" "${args[@]}" "$@" >"$tmp/result.json" 2> >(tee "$tmp/browser.log" >&2)
 status=$?
 set -e
-cat "$tmp/result.json"
 
 # sipp's own verdict: exit 0 means its whole scenario ran (answer, ACK, BYE, 200).
 if [ -n "$sipp_pid" ]; then
@@ -164,5 +194,48 @@ if [ -n "$sipp_pid" ]; then
       [ "$status" = 0 ] && status=1
     fi
   fi
+fi
+
+# The capture: stop dumpcap (SIGINT: it finishes the file), decode what reached port 6000.
+if [ -n "$dumpcap_pid" ]; then
+  kill -INT "$dumpcap_pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do kill -0 "$dumpcap_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$dumpcap_pid" 2>/dev/null || true
+  wait "$dumpcap_pid" 2>/dev/null || true
+  dumpcap_pid=""
+  set +e
+  timeout 30 tshark -n -r "$tmp/sipp-media.pcapng" -d udp.port==6000,rtp \
+    -Y "udp.dstport == 6000 && rtp.version == 2" -T fields -E separator=, \
+    -e rtp.p_type -e rtpevent.event_id -e rtpevent.end_of_event -e rtp.timestamp \
+    >"$tmp/sipp-media.csv" 2>"$tmp/tshark.log"
+  tshark_status=$?
+  set -e
+  if [ "$tshark_status" != 0 ]; then
+    echo "run.sh: tshark could not read the capture (exit $tshark_status)" >&2
+    [ "$status" = 0 ] && status=2
+  fi
+  python3 - "$tmp/result.json" "$tmp/sipp-media.csv" <<'PY' || { cat "$tmp/result.json"; [ "$status" = 0 ] && status=2; }
+import json, sys
+result = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+pts, events, ends, stamps, n = {}, set(), 0, set(), 0
+for line in open(sys.argv[2]):
+    f = line.strip().split(",")
+    if not f[0]:
+        continue
+    n += 1
+    pts[f[0]] = pts.get(f[0], 0) + 1
+    if f[0] == "101":
+        if len(f) > 1 and f[1]:
+            events.add(int(f[1]))
+        if len(f) > 2 and f[2] in ("1", "True"):
+            ends += 1
+        if len(f) > 3 and f[3]:
+            stamps.add(f[3])
+result["capture"] = {"rtpToSipp": n, "payloadTypes": pts, "pt101": pts.get("101", 0),
+                     "events": sorted(events), "eventEnds": ends, "eventTimestamps": len(stamps)}
+print(json.dumps(result, separators=(",", ":")))
+PY
+else
+  cat "$tmp/result.json"
 fi
 exit "$status"
