@@ -227,3 +227,21 @@ proptest! {
         prop_assert_eq!(frame_len(&bytes).unwrap(), Some(bytes.len()));
     }
 }
+
+/// The invariants the `sip` fuzz target asserts, on inputs shaped like its seeds.
+#[test]
+fn reencoding_is_idempotent() {
+    let no_len =
+        b"MESSAGE sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\n\
+        To: <sip:c@d>\nCall-ID: x\nCSeq: 1 MESSAGE\nl: 2\nContent-Length: 2\nX-Fold: a\n  b\n\nhi";
+    for raw in [JSSIP, SIPJS, &no_len[..], &no_len[..no_len.len() - 2]] {
+        let m = Message::parse(raw);
+        let bytes = match m {
+            Ok(m) => m.to_bytes(),
+            Err(e) => e.bad_request(raw).expect("salvageable").to_bytes(),
+        };
+        let again = Message::parse(&bytes).expect("our own output parses");
+        assert_eq!(again.to_bytes(), bytes);
+        assert_eq!(frame_len(&bytes), Ok(Some(bytes.len())));
+    }
+}
