@@ -24,6 +24,9 @@ pub struct Config {
     pub engine_socket: PathBuf,
     /// Where Ferry keeps its generated certificate.
     pub state_dir: PathBuf,
+    /// Accept REGISTER from browsers so the trunk can call them (a local registrar; the
+    /// binding lives as long as the browser's WebSocket).
+    pub registrar: bool,
 }
 
 /// Browser-facing listeners.
@@ -133,6 +136,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             engine_socket: PathBuf::from("/run/ferry/engine.sock"),
             state_dir: PathBuf::from("/var/lib/ferry"),
+            registrar: true,
         }
     }
 }

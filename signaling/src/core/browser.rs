@@ -1,37 +1,29 @@
-//! The browser leg: SIP over WebSocket, where Ferry is the UAS of the browser's calls.
+//! The browser leg: SIP over WebSocket. Ferry is the UAS of the browser's calls, the UAC of
+//! calls the trunk sends to a registered browser, and the registrar of those browsers.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::call::{BrowserLeg, Call, Media, Phase};
+use super::call::{BrowserLeg, Call, Dir, Media, Phase};
+use super::dialog::Dialog;
 use super::msg::{ALLOW, response, text, with_body};
-use super::{CallId, ConnId, Core};
+use super::trunk_in::request_text;
+use super::{Binding, CallId, ConnId, Core, Hangup};
 use crate::route::{Route, route};
 use crate::sdp;
 use crate::sip::{Message, Method, Request, Response};
 
-/// Why a call ended, for the log and the counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hangup {
-    /// The browser sent BYE or CANCEL.
-    Browser,
-    /// The trunk sent BYE.
-    Trunk,
-    /// The browser's WebSocket closed.
-    WsClosed,
-    /// Media failed (DTLS, the engine ended the session).
-    Media,
-    /// The trunk never answered.
-    Timeout,
-}
+/// Longest registration we grant; browsers refresh well before (JsSIP: 600 s asked).
+const MAX_EXPIRES: u64 = 600;
 
 impl Core {
     pub(super) async fn handle_browser(&mut self, conn: ConnId, bytes: &[u8], now: Instant) {
         match Message::parse(bytes) {
             Ok(Message::Request(req)) => self.browser_request(conn, req, now).await,
-            Ok(Message::Response(resp)) => self.browser_response(conn, resp),
+            Ok(Message::Response(resp)) => self.browser_response(resp, now).await,
             Err(e) => {
                 tracing::info!(?conn, "malformed SIP from browser: {e}");
-                // RFC 3261 §16.3 spirit: answer what can be answered, keep the connection.
+                self.stats.malformed += 1;
+                // Answer what can be answered; the connection stays up.
                 if let Some(r) = e.bad_request(bytes) {
                     self.ws_send(conn, text(r));
                 }
@@ -47,23 +39,32 @@ impl Core {
         match req.method {
             Method::Invite => self.browser_invite(conn, req, now).await,
             Method::Ack => {}
-            Method::Bye => self.browser_bye(conn, req).await,
-            Method::Cancel => self.browser_cancel(conn, req).await,
+            Method::Bye => self.browser_bye_in(conn, req, now).await,
+            Method::Cancel => self.browser_cancel(conn, req, now).await,
             Method::Options => {
                 let mut r = response(&req, 200, "OK", None);
                 r.headers.push("Allow", ALLOW);
                 self.ws_send(conn, text(r));
             }
             Method::Info | Method::Update | Method::Message => {
-                let ok = self.call_of(&req).is_some();
-                let (code, reason) = if ok {
-                    (200, "OK")
+                let known = self.call_of(&req).is_some();
+                let mut r = if known {
+                    response(&req, 200, "OK", None)
                 } else {
-                    (481, "Call/Transaction Does Not Exist")
+                    response(&req, 481, "Call/Transaction Does Not Exist", None)
                 };
-                self.ws_send(conn, text(response(&req, code, reason, None)));
+                // RFC 4028 §9: a refresh (JsSIP sends UPDATE) is answered with the interval.
+                if known && req.method == Method::Update {
+                    if let Some(se) = req.headers.get("Session-Expires") {
+                        let secs = se.split(';').next().unwrap_or("90").trim().to_string();
+                        r.headers
+                            .push("Session-Expires", &format!("{secs};refresher=uac"));
+                        r.headers.push("Require", "timer");
+                    }
+                }
+                self.ws_send(conn, text(r));
             }
-            Method::Register => self.browser_register(conn, req),
+            Method::Register => self.browser_register(conn, req, now),
             _ => {
                 let mut r = response(&req, 501, "Not Implemented", None);
                 r.headers.push("Allow", ALLOW);
@@ -72,21 +73,85 @@ impl Core {
         }
     }
 
-    fn browser_response(&mut self, conn: ConnId, resp: Response) {
-        // Answers to our BYEs toward the browser: nothing waits on them.
-        tracing::debug!(?conn, status = resp.status, "response from browser");
+    async fn browser_response(&mut self, resp: Response, now: Instant) {
+        let Some(&id) = resp.call_id().and_then(|c| self.by_browser.get(c)) else {
+            return;
+        };
+        let is_invite = resp.cseq().is_some_and(|c| c.1 == Method::Invite);
+        let inbound = self.calls.get(&id).is_some_and(|c| c.dir == Dir::Inbound);
+        if is_invite && inbound {
+            self.browser_response_inbound(id, resp, now).await;
+        }
+        // Answers to our BYEs: nothing waits on them.
     }
 
     fn call_of(&self, req: &Request) -> Option<CallId> {
         self.by_browser.get(req.call_id()?).copied()
     }
 
-    /// Subscriber mode is not built yet: a REGISTER gets a clear refusal, not silence.
-    fn browser_register(&mut self, conn: ConnId, req: Request) {
-        self.ws_send(
-            conn,
-            text(response(&req, 403, "Registration Not Enabled", None)),
+    /// A local registrar (RFC 3261 §10.3) for browsers that take calls from the trunk: the
+    /// binding is the WebSocket the REGISTER came on, and ends with it.
+    fn browser_register(&mut self, conn: ConnId, req: Request, now: Instant) {
+        if !self.cfg.registrar {
+            self.ws_send(
+                conn,
+                text(response(&req, 403, "Registration Not Enabled", None)),
+            );
+            return;
+        }
+        let Some(aor) = req.to() else {
+            self.ws_send(conn, text(response(&req, 400, "Missing To", None)));
+            return;
+        };
+        let Some(user) = aor.uri.user.clone().filter(|u| {
+            route(Some(u), true) != Route::None && !u.eq_ignore_ascii_case(crate::route::ECHO)
+        }) else {
+            self.ws_send(conn, text(response(&req, 404, "Not Found", None)));
+            return;
+        };
+        let key = user.to_ascii_lowercase();
+        let contact = req.contact();
+        let expires = contact
+            .as_ref()
+            .and_then(|c| c.param("expires").and_then(|e| e.parse::<u64>().ok()))
+            .or_else(|| {
+                req.headers
+                    .get("Expires")
+                    .and_then(|e| e.trim().parse().ok())
+            })
+            .unwrap_or(3600)
+            .min(MAX_EXPIRES);
+        let unregister =
+            expires == 0 || req.headers.get("Contact").is_some_and(|c| c.trim() == "*");
+        if unregister {
+            if self.bindings.get(&key).is_some_and(|b| b.conn == conn) {
+                self.bindings.remove(&key);
+            }
+            self.ws_send(conn, text(response(&req, 200, "OK", None)));
+            return;
+        }
+        let Some(contact) = contact else {
+            // A query: tell what is bound.
+            self.ws_send(conn, text(response(&req, 200, "OK", None)));
+            return;
+        };
+        let mut aor_clean = aor.clone();
+        aor_clean.params.clear();
+        self.bindings.insert(
+            key,
+            Binding {
+                conn,
+                contact: contact.uri.clone(),
+                aor: aor_clean,
+                expires: now + Duration::from_secs(expires),
+            },
         );
+        let mut r = response(&req, 200, "OK", None);
+        let mut c = contact;
+        c.set_param("expires", Some(&expires.to_string()));
+        r.headers.push("Contact", &c.to_string());
+        self.ws_send(conn, text(r));
+        tracing::info!(user = %user, ?conn, "registered");
     }
 
     async fn browser_invite(&mut self, conn: ConnId, req: Request, now: Instant) {
@@ -116,22 +181,26 @@ impl Core {
             self.count_failure(404);
             return;
         }
-        let id = self.new_call_id();
         let local_tag = crate::sip::util::new_tag(&mut self.rng);
-        let remote_cseq = req.cseq().map(|c| c.0).unwrap_or(0);
-        let remote_target = req.contact().map(|c| c.uri);
+        let Some(dialog) = Dialog::uas(&req, &local_tag) else {
+            self.ws_send(
+                conn,
+                text(response(&req, 400, "Missing Dialog Headers", None)),
+            );
+            return;
+        };
+        let id = self.new_call_id();
         let call = Call {
             id,
+            dir: Dir::Outbound,
             phase: Phase::Setup,
             browser: BrowserLeg {
                 conn,
-                call_id: call_id.clone(),
                 invite: req,
-                local_tag,
-                remote_target,
-                local_cseq: 1,
-                remote_cseq,
-                offer,
+                dialog,
+                webrtc: Some(offer),
+                rang: false,
+                answer_sdp: None,
             },
             trunk: None,
             media: Media::new(&mut self.rng),
@@ -155,13 +224,16 @@ impl Core {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
+        let Some(offer) = call.browser.webrtc.as_ref() else {
+            return;
+        };
         let local = self.local_ice(call);
         let policy = sdp::CodecPolicy {
             allowed: ["opus", "PCMU", "PCMA", "G722", "telephone-event"]
                 .map(String::from)
                 .to_vec(),
         };
-        match sdp::echo_answer(&call.browser.offer, &policy, &local, id.0, 1) {
+        match sdp::echo_answer(offer, &policy, &local, id.0, 1) {
             Ok(answer) => self.answer_browser(id, answer),
             Err(e) => {
                 tracing::info!(?id, "echo: {e}");
@@ -171,6 +243,21 @@ impl Core {
         }
     }
 
+    /// Sends 180 Ringing to the browser (outbound calls).
+    pub(super) fn browser_ringing(&mut self, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.browser.rang {
+            return;
+        }
+        call.browser.rang = true;
+        let b = &call.browser;
+        let r = response(&b.invite, 180, "Ringing", Some(&b.dialog.local_tag));
+        let conn = b.conn;
+        self.ws_send(conn, text(r));
+    }
+
     /// Sends 200 OK with our SDP to the browser.
     pub(super) fn answer_browser(&mut self, id: CallId, sdp_body: String) {
         let contact = self.local_contact_ws();
@@ -178,30 +265,25 @@ impl Core {
             return;
         };
         let b = &call.browser;
-        let mut r = response(&b.invite, 200, "OK", Some(&b.local_tag));
+        let mut r = response(&b.invite, 200, "OK", Some(&b.dialog.local_tag));
         r.headers.push("Contact", &contact);
         r.headers.push("Allow", ALLOW);
-        if b.invite.headers.get("Session-Expires").is_some() {
-            // RFC 4028 §9: we accept the interval and let the browser refresh.
-            let se = b
-                .invite
-                .headers
-                .get("Session-Expires")
-                .unwrap_or("90")
-                .to_string();
+        if let Some(se) = b.invite.headers.get("Session-Expires") {
+            // RFC 4028 §9: we take the browser's interval and let it refresh.
             let secs = se.split(';').next().unwrap_or("90").trim().to_string();
             r.headers
                 .push("Session-Expires", &format!("{secs};refresher=uac"));
             r.headers.push("Require", "timer");
         }
         let conn = b.conn;
-        let r = with_body(r, "application/sdp", sdp_body);
+        let r = with_body(r, "application/sdp", sdp_body.clone());
         call.phase = Phase::Answered;
+        call.browser.answer_sdp = Some(sdp_body);
         self.stats.answered += 1;
         self.ws_send(conn, text(r));
     }
 
-    fn local_contact_ws(&self) -> String {
+    pub(super) fn local_contact_ws(&self) -> String {
         let host = self
             .candidates
             .first()
@@ -210,20 +292,46 @@ impl Core {
         format!("<sip:ferry@{host};transport=ws>")
     }
 
-    /// A re-INVITE (hold, resume, ICE restart): answered with the SDP we already gave, so the
-    /// media path stays as it is. Full re-negotiation toward the trunk is not built yet.
+    /// A re-INVITE from the browser. A session-timer refresh or one that changes nothing we
+    /// carry gets our current answer again; re-negotiation toward the trunk (hold, ICE restart)
+    /// is not relayed yet, and is refused so the call stays as it was (RFC 3261 §14.2).
     async fn browser_reinvite(&mut self, id: CallId, conn: ConnId, req: Request) {
         let Some(call) = self.calls.get(&id) else {
             return;
         };
-        if call.phase != Phase::Answered {
+        let (Some(answer), Some(offer)) = (&call.browser.answer_sdp, &call.browser.webrtc) else {
             self.ws_send(conn, text(response(&req, 491, "Request Pending", None)));
             return;
+        };
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        let same = body.is_empty()
+            || sdp::parse_webrtc(&body).is_ok_and(|new| {
+                new.ice_ufrag == offer.ice_ufrag
+                    && new.fingerprints == offer.fingerprints
+                    && new
+                        .media
+                        .iter()
+                        .map(|m| m.direction)
+                        .eq(offer.media.iter().map(|m| m.direction))
+            });
+        if !same {
+            self.ws_send(conn, text(response(&req, 488, "Not Acceptable Here", None)));
+            return;
         }
-        self.ws_send(conn, text(response(&req, 488, "Not Acceptable Here", None)));
+        let b = &call.browser;
+        let mut r = response(&req, 200, "OK", Some(&b.dialog.local_tag));
+        r.headers.push("Contact", &self.local_contact_ws());
+        if let Some(se) = req.headers.get("Session-Expires") {
+            let secs = se.split(';').next().unwrap_or("90").trim().to_string();
+            r.headers
+                .push("Session-Expires", &format!("{secs};refresher=uac"));
+            r.headers.push("Require", "timer");
+        }
+        let r = with_body(r, "application/sdp", answer.clone());
+        self.ws_send(conn, text(r));
     }
 
-    async fn browser_bye(&mut self, conn: ConnId, req: Request) {
+    async fn browser_bye_in(&mut self, conn: ConnId, req: Request, now: Instant) {
         let Some(id) = self.call_of(&req) else {
             self.ws_send(
                 conn,
@@ -232,10 +340,10 @@ impl Core {
             return;
         };
         self.ws_send(conn, text(response(&req, 200, "OK", None)));
-        self.end_call(id, Hangup::Browser).await;
+        self.end_call(id, Hangup::Browser, now).await;
     }
 
-    async fn browser_cancel(&mut self, conn: ConnId, req: Request) {
+    async fn browser_cancel(&mut self, conn: ConnId, req: Request, now: Instant) {
         let Some(id) = self.call_of(&req) else {
             self.ws_send(
                 conn,
@@ -244,13 +352,19 @@ impl Core {
             return;
         };
         self.ws_send(conn, text(response(&req, 200, "OK", None)));
-        if self.calls.get(&id).is_some_and(|c| c.phase == Phase::Setup) {
-            self.fail_browser(id, 487, "Request Terminated").await;
+        let pending = self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.phase == Phase::Setup && c.dir == Dir::Outbound);
+        if pending {
+            self.fail_browser_at(id, 487, "Request Terminated", now)
+                .await;
         }
     }
 
-    pub(super) async fn handle_ws_closed(&mut self, conn: ConnId, _now: Instant) {
+    pub(super) async fn handle_ws_closed(&mut self, conn: ConnId, now: Instant) {
         self.conns.remove(&conn);
+        self.bindings.retain(|_, b| b.conn != conn);
         let ids: Vec<CallId> = self
             .calls
             .values()
@@ -258,77 +372,81 @@ impl Core {
             .map(|c| c.id)
             .collect();
         for id in ids {
-            self.end_call(id, Hangup::WsClosed).await;
+            self.end_call(id, Hangup::WsClosed, now).await;
         }
     }
 
-    /// Ends a call that is not answered with an error to the browser; cancels the trunk leg.
+    /// Ends an unanswered outbound call with an error to the browser; hangs up the trunk leg.
     pub(super) async fn fail_browser(&mut self, id: CallId, status: u16, reason: &str) {
+        self.fail_browser_at(id, status, reason, Instant::now())
+            .await;
+    }
+
+    async fn fail_browser_at(&mut self, id: CallId, status: u16, reason: &str, now: Instant) {
         if let Some(call) = self.calls.get(&id) {
             let b = &call.browser;
-            let r = response(&b.invite, status, reason, Some(&b.local_tag));
-            self.ws_send(b.conn, text(r));
+            if call.dir == Dir::Outbound {
+                let r = response(&b.invite, status, reason, Some(&b.dialog.local_tag));
+                self.ws_send(b.conn, text(r));
+            }
         }
         self.count_failure(status);
-        self.hangup_trunk(id).await;
+        self.hangup_trunk(id, Hangup::Browser, now).await;
         self.release(id).await;
     }
 
-    fn count_failure(&mut self, status: u16) {
+    pub(super) fn count_failure(&mut self, status: u16) {
         *self.stats.failed.entry(status).or_default() += 1;
     }
 
     /// Ends a call from one side: tells the other side, frees the media.
-    pub(super) async fn end_call(&mut self, id: CallId, why: Hangup) {
+    pub(super) async fn end_call(&mut self, id: CallId, why: Hangup, now: Instant) {
         tracing::info!(?id, ?why, "call ends");
         let Some(call) = self.calls.get(&id) else {
             return;
         };
-        if why != Hangup::Browser && why != Hangup::WsClosed {
-            if call.phase == Phase::Answered {
-                self.bye_browser(id);
-            } else {
-                let (status, reason) = match why {
-                    Hangup::Timeout => (408, "Request Timeout"),
-                    _ => (480, "Temporarily Unavailable"),
-                };
-                self.fail_browser(id, status, reason).await;
-                return;
+        let (dir, phase) = (call.dir, call.phase);
+        if !matches!(why, Hangup::Browser | Hangup::WsClosed) {
+            match (dir, phase) {
+                (_, Phase::Answered) => self.browser_bye(id),
+                (Dir::Outbound, Phase::Setup) => {
+                    let (status, reason) = match why {
+                        Hangup::Timeout => (408, "Request Timeout"),
+                        _ => (480, "Temporarily Unavailable"),
+                    };
+                    self.fail_browser_at(id, status, reason, now).await;
+                    return;
+                }
+                // Our INVITE to the browser is pending: CANCEL it.
+                (Dir::Inbound, Phase::Setup) => self.browser_cancel_out(id),
             }
         }
         if why != Hangup::Trunk {
-            self.hangup_trunk(id).await;
+            self.hangup_trunk(id, why, now).await;
         }
         self.release(id).await;
     }
 
     /// Sends BYE to the browser on the dialog's WebSocket.
-    fn bye_browser(&mut self, id: CallId) {
+    pub(super) fn browser_bye(&mut self, id: CallId) {
+        let branch = crate::sip::util::new_branch(&mut self.rng);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let b = &mut call.browser;
-        let (Some(from), Some(to)) = (b.invite.to(), b.invite.from()) else {
+        let via = format!("SIP/2.0/WSS ferry.invalid;branch={branch}");
+        let mut bye = call.browser.dialog.request(Method::Bye, &via, None);
+        bye.headers.push("Content-Length", "0");
+        let conn = call.browser.conn;
+        self.ws_send(conn, request_text(&bye));
+    }
+
+    /// CANCEL of our pending INVITE to the browser (RFC 3261 §9.1).
+    fn browser_cancel_out(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id) else {
             return;
         };
-        let target = b
-            .remote_target
-            .as_ref()
-            .map(|u| u.to_string())
-            .unwrap_or_else(|| from.uri.to_string());
-        let branch = crate::sip::util::new_branch(&mut self.rng);
-        let mut local = from;
-        local.set_tag(&b.local_tag);
-        let text = format!(
-            "BYE {target} SIP/2.0\r\nVia: SIP/2.0/WSS ferry.invalid;branch={branch}\r\n\
-             Max-Forwards: 70\r\nFrom: {local}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {} BYE\r\n\
-             User-Agent: {}\r\nContent-Length: 0\r\n\r\n",
-            b.call_id,
-            b.local_cseq,
-            super::msg::AGENT
-        );
-        b.local_cseq += 1;
-        let conn = b.conn;
-        self.ws_send(conn, text);
+        let cancel = call.browser.invite.cancel();
+        let conn = call.browser.conn;
+        self.ws_send(conn, request_text(&cancel));
     }
 }

@@ -6,67 +6,69 @@ use std::time::Instant;
 use ferry_control::{LegAddrs, LegSpec, SessionId};
 
 use super::ConnId;
+use super::dialog::Dialog;
+use super::trunk::Retransmit;
 use crate::dtls::DtlsSession;
-use crate::sdp::WebRtcSession;
-use crate::sip::{Request, Uri};
+use crate::sdp::{PlainSession, WebRtcSession};
+use crate::sip::Request;
+use crate::sip::txn::TxnKey;
 
 /// A call's id inside this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CallId(pub u64);
 
+/// Who called whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// The browser called out (Ferry is UAS toward it, UAC toward the trunk).
+    Outbound,
+    /// The trunk called a registered browser (the reverse).
+    Inbound,
+}
+
 /// Where a call is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    /// INVITE received, not answered.
+    /// INVITE on its way, not answered.
     Setup,
-    /// 200 OK sent to the browser.
+    /// Answered on both legs.
     Answered,
 }
 
-/// The browser side of a call (Ferry is its UAS).
+/// The browser side of a call.
 #[derive(Debug)]
 pub struct BrowserLeg {
     /// The WebSocket the dialog lives on (RFC 7118 §5: requests go back on the same flow).
     pub conn: ConnId,
-    /// Call-ID.
-    pub call_id: String,
-    /// The INVITE, kept to build responses from.
+    /// The INVITE: the browser's (outbound) or ours (inbound).
     pub invite: Request,
-    /// Our To-tag.
-    pub local_tag: String,
-    /// The browser's Contact URI (target of our in-dialog requests).
-    pub remote_target: Option<Uri>,
-    /// CSeq of our next request to the browser.
-    pub local_cseq: u32,
-    /// Last CSeq the browser used.
-    pub remote_cseq: u32,
-    /// The browser's SDP offer.
-    pub offer: WebRtcSession,
+    /// The dialog.
+    pub dialog: Dialog,
+    /// The browser's SDP: its offer (outbound) or its answer (inbound, once it came).
+    pub webrtc: Option<WebRtcSession>,
+    /// Whether a 180 was already sent or relayed.
+    pub rang: bool,
+    /// The SDP we answered the browser with (outbound), re-sent on a refresh re-INVITE.
+    pub answer_sdp: Option<String>,
 }
 
-/// The trunk side of a call (Ferry is its UAC).
+/// The trunk side of a call.
 #[derive(Debug)]
 pub struct TrunkLeg {
-    /// Call-ID (our own, not the browser's: a B2BUA keeps the two dialogs apart).
-    pub call_id: String,
-    /// Our From-tag.
-    pub local_tag: String,
-    /// The trunk's To-tag, once a response carried one.
-    pub remote_tag: Option<String>,
-    /// The INVITE as last sent (CANCEL and ACK for non-2xx copy its Via).
+    /// The INVITE: ours as last sent (outbound) or the trunk's (inbound).
     pub invite: Request,
-    /// CSeq of our last request.
-    pub cseq: u32,
-    /// Where in-dialog requests go (the trunk's Contact), once answered.
-    pub remote_target: Option<Uri>,
-    /// Record-Route, reversed into our route set.
-    pub route_set: Vec<String>,
-    /// Whether a 2xx arrived.
+    /// Its transaction (client or server).
+    pub invite_key: Option<TxnKey>,
+    /// The dialog (outbound: early until a response carries a To-tag).
+    pub dialog: Dialog,
+    /// Whether a 2xx was sent or received.
     pub answered: bool,
     /// Whether we already answered a digest challenge (one try; a second is a failure).
     pub auth_tried: bool,
-    /// Pending retransmission of the INVITE (UDP), until a response arrives.
-    pub retransmit: Option<super::trunk::Retransmit>,
+    /// The trunk's SDP: its answer (outbound) or its offer (inbound).
+    pub plain: Option<PlainSession>,
+    /// Our 2xx, re-sent until the trunk's ACK (RFC 3261 §13.3.1.4; inbound only).
+    pub ok_retransmit: Option<Retransmit>,
 }
 
 /// The media side: the engine session and the DTLS handshake on the browser leg.
@@ -82,7 +84,7 @@ pub struct Media {
     pub ice_ufrag: String,
     /// Our ICE password.
     pub ice_pwd: String,
-    /// The DTLS handshake (server role unless the browser asked to be passive).
+    /// The DTLS handshake (server role unless the browser is passive).
     pub dtls: Option<DtlsSession>,
     /// Where DTLS records go: the address the browser's records came from (ICE-verified).
     pub dtls_peer: Option<SocketAddr>,
@@ -95,14 +97,16 @@ pub struct Media {
 pub struct Call {
     /// Id.
     pub id: CallId,
+    /// Direction.
+    pub dir: Dir,
     /// Phase.
     pub phase: Phase,
     /// Browser side.
     pub browser: BrowserLeg,
-    /// Trunk side (`None` for echo).
+    /// Trunk side (`None` for echo, and once the trunk leg is over).
     pub trunk: Option<TrunkLeg>,
     /// Media.
     pub media: Media,
-    /// When the INVITE arrived.
+    /// When the call began.
     pub started: Instant,
 }

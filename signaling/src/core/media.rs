@@ -13,9 +13,8 @@ use ferry_control::{
 };
 use rand::Rng;
 
-use super::browser::Hangup;
-use super::call::Media;
-use super::{CallId, Core};
+use super::call::{Dir, Media};
+use super::{CallId, Core, Hangup};
 use crate::dtls::{DtlsEvent, DtlsSession, DtlsTimers, Role, SrtpMaterial};
 use crate::engine::EngineEvent;
 use crate::sdp::{self, LocalIce, PtMap, Setup};
@@ -54,7 +53,8 @@ fn key(m: &SrtpMaterial) -> SrtpKey {
 }
 
 impl Core {
-    /// Allocates and installs the engine session and starts the DTLS side for a new call.
+    /// Allocates and installs the engine session for a new call; starts DTLS when the
+    /// browser's SDP is already known (it offered).
     pub(super) async fn setup_media(
         &mut self,
         id: CallId,
@@ -72,26 +72,25 @@ impl Core {
         let Message::Allocated { session, legs, .. } = reply else {
             return Err(format!("allocate: {reply:?}"));
         };
+        self.by_session.insert(session, id);
         let call = self.calls.get_mut(&id).ok_or("call gone")?;
         call.media.session = Some(session);
         call.media.legs = Some(legs);
-        self.by_session.insert(session, id);
-        let call = self.calls.get_mut(&id).ok_or("call gone")?;
         let browser = LegSpec {
             kind: LegKind::Ice(IceCredentials {
                 local_ufrag: call.media.ice_ufrag.clone(),
                 local_pwd: Secret::new(call.media.ice_pwd.as_bytes()),
-                remote_ufrag: call.browser.offer.ice_ufrag.clone(),
+                remote_ufrag: String::new(),
             }),
             rtcp_mux: true,
             srtp_in: None,
             srtp_out: None,
             rewrite_out: Rewrite::default(),
         };
+        let loopback = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), legs[1].rtp.port());
         let sip_side = LegSpec {
             kind: LegKind::Addressed {
-                rtp: echo
-                    .then(|| SocketAddr::new(IpAddr::from([127, 0, 0, 1]), legs[1].rtp.port())),
+                rtp: echo.then_some(loopback),
                 rtcp: None,
                 latch: LatchPolicy::Strict,
             },
@@ -100,25 +99,40 @@ impl Core {
             srtp_out: None,
             rewrite_out: Rewrite::default(),
         };
-        let mut spec = [browser, sip_side];
+        call.media.spec = Some([browser, sip_side]);
         if echo {
             // The browser would see its own SSRC come back; give the reflection another one.
-            let ssrc = call
+            let ssrcs: Vec<u32> = call
                 .browser
-                .offer
-                .media
+                .webrtc
                 .iter()
-                .flat_map(|m| m.ssrcs.iter().copied());
-            spec[0].rewrite_out.ssrc = ssrc.map(|s| (s, s ^ 0x5eed_0001)).collect();
+                .flat_map(|w| w.media.iter().flat_map(|m| m.ssrcs.iter().copied()))
+                .collect();
+            if let Some(spec) = call.media.spec.as_mut() {
+                spec[0].rewrite_out.ssrc = ssrcs.iter().map(|s| (*s, s ^ 0x5eed_0001)).collect();
+            }
         }
-        let role = match call.browser.offer.setup {
-            // RFC 5763 §5: the answerer to actpass chooses; passive makes us the DTLS server.
-            Setup::Passive => Role::Client,
-            _ => Role::Server,
+        if call.browser.webrtc.is_some() {
+            self.start_browser_media(id, now).await
+        } else {
+            self.install(id).await
+        }
+    }
+
+    /// Once the browser's SDP is known: its ICE ufrag into the engine, and the DTLS side.
+    pub(super) async fn start_browser_media(
+        &mut self,
+        id: CallId,
+        now: Instant,
+    ) -> Result<(), String> {
+        let call = self.calls.get_mut(&id).ok_or("call gone")?;
+        let webrtc = call.browser.webrtc.as_ref().ok_or("no browser sdp")?;
+        let role = match dtls_setup(call.dir, webrtc.setup)? {
+            // RFC 5763 §5: the passive end is the DTLS server.
+            Setup::Passive => Role::Server,
+            _ => Role::Client,
         };
-        let fps = call
-            .browser
-            .offer
+        let fps = webrtc
             .fingerprints
             .iter()
             .map(|f| crate::dtls::Fingerprint {
@@ -126,15 +140,25 @@ impl Core {
                 value: f.value.clone(),
             })
             .collect();
+        let remote_ufrag = webrtc.ice_ufrag.clone();
+        if let Some(LegKind::Ice(creds)) = call.media.spec.as_mut().map(|s| &mut s[0].kind) {
+            creds.remote_ufrag = remote_ufrag;
+        }
         let dtls = DtlsSession::new(role, &self.cert, fps, DtlsTimers::default(), now)
             .map_err(|e| format!("dtls: {e}"))?;
         call.media.dtls = Some(dtls);
-        call.media.spec = Some(spec.clone());
+        self.install(id).await
+    }
+
+    /// Sends the call's current spec to the engine.
+    async fn install(&mut self, id: CallId) -> Result<(), String> {
+        let call = self.calls.get(&id).ok_or("call gone")?;
+        let (Some(session), Some(spec)) = (call.media.session, call.media.spec.as_ref()) else {
+            return Err("no media session".into());
+        };
+        let legs = Box::new(spec.clone());
         self.engine
-            .expect_ok(Message::Install {
-                session,
-                legs: Box::new(spec),
-            })
+            .expect_ok(Message::Install { session, legs })
             .await
             .map_err(|e| e.to_string())
     }
@@ -142,9 +166,11 @@ impl Core {
     /// Our ICE/DTLS parameters for the browser's SDP.
     pub(super) fn local_ice(&self, call: &super::Call) -> LocalIce {
         let port = call.media.legs.map(|l| l[0].rtp.port()).unwrap_or(9);
-        let setup = match call.browser.offer.setup {
-            Setup::Passive => Setup::Active,
-            _ => Setup::Passive,
+        let setup = match (&call.browser.webrtc, call.dir) {
+            (Some(w), Dir::Outbound) => {
+                dtls_setup(Dir::Outbound, w.setup).unwrap_or(Setup::Passive)
+            }
+            _ => Setup::ActPass,
         };
         LocalIce {
             ufrag: call.media.ice_ufrag.clone(),
@@ -162,7 +188,7 @@ impl Core {
         }
     }
 
-    /// Points leg B at the trunk's answer and applies the payload-type rewrites.
+    /// Points leg B at the trunk's SDP address and applies the payload-type rewrites.
     pub(super) async fn install_trunk_media(
         &mut self,
         id: CallId,
@@ -171,9 +197,7 @@ impl Core {
         pt: &PtMap,
     ) -> Result<(), String> {
         let call = self.calls.get_mut(&id).ok_or("call gone")?;
-        let (Some(session), Some(spec)) = (call.media.session, call.media.spec.as_mut()) else {
-            return Err("no media session".into());
-        };
+        let spec = call.media.spec.as_mut().ok_or("no media session")?;
         spec[1].kind = LegKind::Addressed {
             rtp: Some(rtp),
             rtcp: Some(rtcp.unwrap_or(SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)))),
@@ -181,11 +205,7 @@ impl Core {
         };
         spec[1].rewrite_out.pt = pt.to_trunk.clone();
         spec[0].rewrite_out.pt = pt.to_browser.clone();
-        let legs = Box::new(spec.clone());
-        self.engine
-            .expect_ok(Message::Install { session, legs })
-            .await
-            .map_err(|e| e.to_string())
+        self.install(id).await
     }
 
     pub(super) async fn handle_engine(&mut self, ev: EngineEvent, now: Instant) {
@@ -198,7 +218,7 @@ impl Core {
                 );
                 let ids: Vec<CallId> = self.calls.keys().copied().collect();
                 for id in ids {
-                    self.end_call(id, Hangup::Media).await;
+                    self.end_call(id, Hangup::Media, Instant::now()).await;
                 }
                 return;
             }
@@ -247,7 +267,7 @@ impl Core {
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.media.session = None;
                 }
-                self.end_call(id, Hangup::Media).await;
+                self.end_call(id, Hangup::Media, Instant::now()).await;
             }
             _ => {}
         }
@@ -280,13 +300,13 @@ impl Core {
                 DtlsEvent::Connected { local, remote, .. } => {
                     if let Err(e) = self.install_keys(id, &local, &remote).await {
                         tracing::warn!(?id, "installing keys: {e}");
-                        self.end_call(id, Hangup::Media).await;
+                        self.end_call(id, Hangup::Media, Instant::now()).await;
                         return;
                     }
                 }
                 DtlsEvent::Failed(why) => {
                     tracing::info!(?id, "dtls failed: {why}");
-                    self.end_call(id, Hangup::Media).await;
+                    self.end_call(id, Hangup::Media, Instant::now()).await;
                     return;
                 }
                 DtlsEvent::Closed => {}
@@ -301,22 +321,16 @@ impl Core {
         remote: &SrtpMaterial,
     ) -> Result<(), String> {
         let call = self.calls.get_mut(&id).ok_or("call gone")?;
-        let (Some(session), Some(spec)) = (call.media.session, call.media.spec.as_mut()) else {
-            return Err("no media session".into());
-        };
+        let spec = call.media.spec.as_mut().ok_or("no media session")?;
         spec[0].srtp_out = Some(key(local));
         spec[0].srtp_in = Some(key(remote));
         call.media.keyed = true;
-        let legs = Box::new(spec.clone());
         tracing::info!(
             ?id,
             profile = local.profile,
             "dtls done; srtp keys installed"
         );
-        self.engine
-            .expect_ok(Message::Install { session, legs })
-            .await
-            .map_err(|e| e.to_string())
+        self.install(id).await
     }
 
     /// DTLS retransmissions and handshake timeouts.
@@ -341,5 +355,18 @@ impl Core {
                 tracing::warn!(?id, "removing session: {e}");
             }
         }
+    }
+}
+
+/// Our a=setup: answering the browser's offer we prefer passive (DTLS server, RFC 5763 §5);
+/// offering to it, we said actpass, so the browser's answer decides.
+fn dtls_setup(dir: Dir, browser: Setup) -> Result<Setup, String> {
+    match dir {
+        Dir::Outbound => Setup::answer_to(browser, Setup::Passive).map_err(|e| e.to_string()),
+        Dir::Inbound => match browser {
+            Setup::Active => Ok(Setup::Passive),
+            Setup::Passive => Ok(Setup::Active),
+            other => Err(format!("browser answered a=setup:{}", other.as_str())),
+        },
     }
 }

@@ -7,9 +7,12 @@
 
 mod browser;
 mod call;
+mod dialog;
 mod media;
 mod msg;
 mod trunk;
+mod trunk_in;
+mod trunk_out;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -24,9 +27,36 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::dtls::Certificate;
 use crate::engine::{EngineEvent, EngineHandle};
-use call::Call;
 pub use call::CallId;
+use call::{Call, Dir, Phase};
 pub use trunk::TrunkSocket;
+
+use crate::sip::txn::{Txn, TxnEvent, TxnKey};
+use crate::sip::{NameAddr, Uri};
+
+/// Why a call ended, for the log and the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hangup {
+    /// The browser sent BYE or CANCEL.
+    Browser,
+    /// The trunk sent BYE or CANCEL.
+    Trunk,
+    /// The browser's WebSocket closed.
+    WsClosed,
+    /// Media failed (DTLS, the engine ended the session or went away).
+    Media,
+    /// The other side never answered.
+    Timeout,
+}
+
+/// A browser registered to take calls from the trunk.
+#[derive(Debug, Clone)]
+struct Binding {
+    conn: ConnId,
+    contact: Uri,
+    aor: NameAddr,
+    expires: Instant,
+}
 
 /// A WebSocket connection's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,6 +124,10 @@ pub struct CoreStats {
     pub failed: HashMap<u16, u64>,
     /// Calls up now.
     pub active: usize,
+    /// Malformed SIP messages from browsers.
+    pub malformed: u64,
+    /// SIP datagrams from addresses other than the trunk, dropped.
+    pub sip_from_strangers: u64,
 }
 
 /// The call core's state.
@@ -109,6 +143,13 @@ pub struct Core {
     by_browser: HashMap<String, CallId>,
     by_trunk: HashMap<String, CallId>,
     by_session: HashMap<SessionId, CallId>,
+    /// Trunk-side transactions, and the call each belongs to.
+    trunk_txns: HashMap<TxnKey, Txn>,
+    txn_calls: HashMap<TxnKey, CallId>,
+    /// Transaction events waiting for the TU.
+    txn_events: Vec<(Option<CallId>, TxnEvent)>,
+    /// Registered browsers by lower-cased user.
+    bindings: HashMap<String, Binding>,
     next_call: u64,
     rng: StdRng,
     stats: CoreStats,
@@ -143,6 +184,10 @@ impl Core {
             by_browser: HashMap::new(),
             by_trunk: HashMap::new(),
             by_session: HashMap::new(),
+            trunk_txns: HashMap::new(),
+            txn_calls: HashMap::new(),
+            txn_events: Vec::new(),
+            bindings: HashMap::new(),
             next_call: 1,
             rng: StdRng::from_entropy(),
             stats: CoreStats::default(),
@@ -181,8 +226,9 @@ impl Core {
         let ids: Vec<CallId> = self.calls.keys().copied().collect();
         for id in ids {
             self.media_timeout(id, now).await;
-            self.trunk_timeout(id, now).await;
         }
+        self.trunk_timeouts(now).await;
+        self.bindings.retain(|_, b| b.expires > now);
         self.stats.active = self.calls.len();
     }
 
@@ -204,10 +250,11 @@ impl Core {
     /// Forgets a call everywhere (the engine session is removed by the caller).
     fn forget(&mut self, id: CallId) -> Option<Call> {
         let call = self.calls.remove(&id)?;
-        self.by_browser.remove(&call.browser.call_id);
+        self.by_browser.remove(&call.browser.dialog.call_id);
         if let Some(t) = &call.trunk {
-            self.by_trunk.remove(&t.call_id);
+            self.by_trunk.remove(&t.dialog.call_id);
         }
+        self.txn_calls.retain(|_, c| *c != id);
         if let Some(s) = call.media.session {
             self.by_session.remove(&s);
         }

@@ -1,4 +1,8 @@
-//! The trunk leg: SIP over UDP toward the PBX or carrier, where Ferry is the UAC.
+//! The trunk side: SIP over UDP toward the PBX or carrier, through RFC 3261 transactions.
+//!
+//! Every request Ferry sends (but a 2xx ACK) runs in a client transaction, every request the
+//! trunk sends in a server transaction, so retransmissions, Timer B/F timeouts and the ACK of
+//! non-2xx finals are the transaction layer's (`sip::txn`); what is left here is the TU.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -7,16 +11,14 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use super::browser::Hangup;
-use super::call::TrunkLeg;
-use super::msg::{AGENT, ALLOW, response, text};
+use super::msg::{ALLOW, response};
 use super::{CallId, Core, Input};
 use crate::config::{Config, TrunkConfig};
 use crate::route::TrunkTarget;
-use crate::sdp;
-use crate::sip::{Message, Method, NameAddr, Request, Response, auth};
+use crate::sip::txn::{Timers, Txn, TxnEvent, TxnKey};
+use crate::sip::{Message, Method, Request, Response};
 
-/// A pending UDP retransmission (RFC 3261 §17.1.1.2 Timers A and B).
+/// A pending retransmission of a message the TU owns (a 2xx to INVITE, §13.3.1.4).
 #[derive(Debug)]
 pub struct Retransmit {
     bytes: Vec<u8>,
@@ -30,14 +32,18 @@ pub struct Retransmit {
 pub struct TrunkSocket {
     sock: Arc<UdpSocket>,
     target: SocketAddr,
-    host: String,
-    port: u16,
+    /// Trunk host and port as written in the config (Request-URIs).
+    pub host: String,
+    /// Trunk port.
+    pub port: u16,
     /// Our address as the trunk should see it (Via, Contact).
-    local: SocketAddr,
+    pub local: SocketAddr,
     /// Address in our SDP toward the trunk.
-    media_addr: IpAddr,
-    cfg: TrunkConfig,
-    t1: Duration,
+    pub media_addr: IpAddr,
+    /// Trunk settings.
+    pub cfg: TrunkConfig,
+    /// Transaction timers.
+    pub timers: Timers,
 }
 
 impl TrunkSocket {
@@ -75,6 +81,7 @@ impl TrunkSocket {
                 }
             }
         });
+        let t1 = Duration::from_millis(cfg.sip.t1_ms);
         Ok(Some(Self {
             sock,
             target,
@@ -83,131 +90,159 @@ impl TrunkSocket {
             local: SocketAddr::new(ip, bound.port()),
             media_addr: cfg.media.trunk_addr.unwrap_or(ip),
             cfg: t,
-            t1: Duration::from_millis(cfg.sip.t1_ms),
+            timers: Timers {
+                t1,
+                ..Timers::default()
+            },
         }))
     }
 
-    fn send(&self, bytes: &[u8]) {
+    /// Sends one datagram to the trunk.
+    pub fn send(&self, bytes: &[u8]) {
         if let Err(e) = self.sock.try_send_to(bytes, self.target) {
             tracing::warn!("sip to trunk {}: {e}", self.target);
         }
     }
 
-    fn via(&self, branch: &str) -> String {
+    /// Our Via for a new client transaction.
+    pub fn via(&self, branch: &str) -> String {
         format!("SIP/2.0/UDP {};branch={branch};rport", self.local)
+    }
+
+    /// Our Contact.
+    pub fn contact(&self) -> String {
+        format!("<sip:ferry@{}>", self.local)
+    }
+}
+
+impl Retransmit {
+    /// Starts at T1, doubles up to T2, gives up after 64*T1.
+    pub fn new(bytes: Vec<u8>, timers: &Timers, now: Instant) -> Self {
+        Self {
+            bytes,
+            next: now + timers.t1,
+            interval: timers.t1,
+            deadline: now + timers.timeout(),
+        }
     }
 }
 
 impl Core {
-    /// Places the trunk leg of a browser's call.
-    pub(super) async fn trunk_invite(&mut self, id: CallId, user: &str, now: Instant) {
-        let Some(trunk) = self.trunk.as_ref() else {
-            return;
-        };
-        let Some(call) = self.calls.get(&id) else {
-            return;
-        };
-        let port = call.media.legs.map(|l| l[1].rtp.port()).unwrap_or(0);
-        let policy = sdp::CodecPolicy {
-            allowed: trunk.cfg.codecs.clone(),
-        };
-        let offer = match sdp::trunk_offer(
-            &call.browser.offer,
-            &policy,
-            trunk.media_addr,
-            port,
-            id.0,
-            1,
-        ) {
-            Ok(o) => o,
-            Err(e) => {
-                tracing::info!(?id, "no offer for the trunk: {e}");
-                self.fail_browser(id, e.sip_status(), "Not Acceptable Here")
-                    .await;
-                return;
-            }
-        };
-        let caller = call
-            .browser
-            .invite
-            .from()
-            .and_then(|f| f.uri.user.clone())
-            .filter(|u| crate::route::route(Some(u), true) != crate::route::Route::None)
-            .unwrap_or_else(|| "anonymous".into());
-        let call_id = crate::sip::util::new_call_id(&mut self.rng);
-        let tag = crate::sip::util::new_tag(&mut self.rng);
+    /// A fresh Via for the trunk.
+    pub(super) fn trunk_via(&mut self) -> String {
         let branch = crate::sip::util::new_branch(&mut self.rng);
-        let (host, port_t, local) = (&trunk.host, trunk.port, trunk.local);
-        let raw = format!(
-            "INVITE sip:{user}@{host}:{port_t} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\n\
-             From: <sip:{caller}@{}>;tag={tag}\r\nTo: <sip:{user}@{host}:{port_t}>\r\n\
-             Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:ferry@{local}>\r\n\
-             Allow: {ALLOW}\r\nSupported: timer\r\nUser-Agent: {AGENT}\r\n\
-             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
-            trunk.via(&branch),
-            local.ip(),
-            offer.len()
-        );
-        let Ok(Message::Request(invite)) = Message::parse(raw.as_bytes()) else {
-            tracing::error!(?id, "built an INVITE we cannot parse");
-            self.fail_browser(id, 500, "Server Internal Error").await;
-            return;
-        };
-        let leg = TrunkLeg {
-            call_id: call_id.clone(),
-            local_tag: tag,
-            remote_tag: None,
-            invite,
-            cseq: 1,
-            remote_target: None,
-            route_set: Vec::new(),
-            answered: false,
-            auth_tried: false,
-            retransmit: None,
-        };
-        self.by_trunk.insert(call_id, id);
-        if let Some(c) = self.calls.get_mut(&id) {
-            c.trunk = Some(leg);
-        }
-        self.send_invite(id, now);
+        self.trunk
+            .as_ref()
+            .map(|t| t.via(&branch))
+            .unwrap_or_default()
     }
 
-    /// Sends (or re-sends with new credentials) the trunk INVITE and arms Timers A/B.
-    fn send_invite(&mut self, id: CallId, now: Instant) {
-        let (Some(trunk), Some(call)) = (self.trunk.as_ref(), self.calls.get_mut(&id)) else {
-            return;
-        };
-        let Some(leg) = call.trunk.as_mut() else {
-            return;
-        };
-        let bytes = leg.invite.to_bytes();
-        trunk.send(&bytes);
-        leg.retransmit = Some(Retransmit {
-            bytes,
-            next: now + trunk.t1,
-            interval: trunk.t1,
-            deadline: now + trunk.t1 * 64,
-        });
-    }
-
-    pub(super) async fn trunk_timeout(&mut self, id: CallId, now: Instant) {
+    /// Sends a request to the trunk in a new client transaction (a 2xx ACK goes bare).
+    pub(super) fn trunk_send(&mut self, call: Option<CallId>, req: Request, now: Instant) {
         let Some(trunk) = self.trunk.as_ref() else {
             return;
         };
-        let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.trunk.as_mut()) else {
+        if req.method == Method::Ack {
+            trunk.send(&req.to_bytes());
+            return;
+        }
+        let Some(key) = TxnKey::client(&req) else {
             return;
         };
-        let Some(rt) = leg.retransmit.as_mut() else {
+        let timers = trunk.timers;
+        self.trunk_txns
+            .insert(key.clone(), Txn::client(req, false, timers, now));
+        if let Some(c) = call {
+            self.txn_calls.insert(key.clone(), c);
+        }
+        self.trunk_pump(&key, now);
+    }
+
+    /// Sends a response in the server transaction `key`.
+    pub(super) fn trunk_respond(&mut self, key: &TxnKey, resp: Response, now: Instant) {
+        if let Some(t) = self.trunk_txns.get_mut(key) {
+            t.send_response(now, resp);
+        }
+        self.trunk_pump(key, now);
+    }
+
+    /// Sends what a transaction wants sent; queues what it tells the TU.
+    fn trunk_pump(&mut self, key: &TxnKey, _now: Instant) {
+        let Some(trunk) = self.trunk.as_ref() else {
             return;
         };
-        if now >= rt.deadline {
-            leg.retransmit = None;
-            tracing::info!(?id, "trunk did not answer (Timer B)");
-            self.end_call(id, Hangup::Timeout).await;
-        } else if now >= rt.next {
-            trunk.send(&rt.bytes);
-            rt.interval *= 2;
-            rt.next = now + rt.interval;
+        let Some(t) = self.trunk_txns.get_mut(key) else {
+            return;
+        };
+        while let Some(m) = t.poll_transmit() {
+            trunk.send(&m.to_bytes());
+        }
+        let call = self.txn_calls.get(key).copied();
+        let mut ended = false;
+        while let Some(ev) = t.poll_event() {
+            match ev {
+                TxnEvent::Terminated => ended = true,
+                ev => self.txn_events.push((call, ev)),
+            }
+        }
+        if ended {
+            self.trunk_txns.remove(key);
+            self.txn_calls.remove(key);
+        }
+    }
+
+    /// Acts on what transactions reported.
+    async fn trunk_drain_events(&mut self, now: Instant) {
+        while !self.txn_events.is_empty() {
+            let events = std::mem::take(&mut self.txn_events);
+            for (call, ev) in events {
+                let Some(id) = call else { continue };
+                match ev {
+                    TxnEvent::Response(r) => self.trunk_response(id, r, now).await,
+                    TxnEvent::Request(ack) => self.trunk_ack(id, &ack),
+                    TxnEvent::Timeout | TxnEvent::TransportError => {
+                        self.trunk_txn_failed(id, now).await;
+                    }
+                    TxnEvent::Terminated => {}
+                }
+            }
+        }
+    }
+
+    /// Timers of every trunk transaction and of our 2xx retransmissions.
+    pub(super) async fn trunk_timeouts(&mut self, now: Instant) {
+        let due: Vec<TxnKey> = self
+            .trunk_txns
+            .iter()
+            .filter(|(_, t)| t.poll_timeout().is_some_and(|d| d <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            if let Some(t) = self.trunk_txns.get_mut(&key) {
+                t.handle_timeout(now);
+            }
+            self.trunk_pump(&key, now);
+        }
+        self.trunk_drain_events(now).await;
+        let mut dead = Vec::new();
+        if let Some(trunk) = self.trunk.as_ref() {
+            for call in self.calls.values_mut() {
+                let Some(rt) = call.trunk.as_mut().and_then(|t| t.ok_retransmit.as_mut()) else {
+                    continue;
+                };
+                if now >= rt.deadline {
+                    dead.push(call.id);
+                } else if now >= rt.next {
+                    trunk.send(&rt.bytes);
+                    rt.interval = (rt.interval * 2).min(trunk.timers.t2);
+                    rt.next = now + rt.interval;
+                }
+            }
+        }
+        for id in dead {
+            // §13.3.1.4: no ACK for 64*T1: the dialog is confirmed but the session ends.
+            tracing::info!(?id, "trunk never acknowledged our 200 OK");
+            self.end_call(id, super::Hangup::Timeout, now).await;
         }
     }
 
@@ -218,306 +253,188 @@ impl Core {
         if from != trunk.target {
             // Only the configured trunk may speak to this socket (toll fraud, spoofed BYEs).
             tracing::debug!(%from, "sip from a stranger, dropped");
+            self.stats.sip_from_strangers += 1;
             return;
         }
-        match Message::parse(bytes) {
-            Ok(Message::Response(r)) => self.trunk_response(r, now).await,
-            Ok(Message::Request(r)) => self.trunk_request(r).await,
+        let msg = match Message::parse(bytes) {
+            Ok(m) => m,
             Err(e) => {
                 tracing::info!(%from, "malformed SIP from trunk: {e}");
                 if let Some(r) = e.bad_request(bytes) {
                     trunk.send(&Message::Response(r).to_bytes());
                 }
+                return;
             }
+        };
+        let key = TxnKey::incoming(&msg).filter(|k| self.trunk_txns.contains_key(k));
+        match (key, msg) {
+            (Some(key), msg) => {
+                if let Some(t) = self.trunk_txns.get_mut(&key) {
+                    t.handle_message(now, msg);
+                }
+                self.trunk_pump(&key, now);
+            }
+            (None, Message::Request(req)) => self.trunk_new_request(req, now).await,
+            (None, Message::Response(resp)) => self.trunk_stray_response(resp),
         }
+        self.trunk_drain_events(now).await;
     }
 
-    async fn trunk_response(&mut self, resp: Response, now: Instant) {
+    /// A 2xx retransmitted after its transaction ended still needs an ACK (§13.2.2.4).
+    fn trunk_stray_response(&mut self, resp: Response) {
         let Some(&id) = resp.call_id().and_then(|c| self.by_trunk.get(c)) else {
             return;
         };
-        let Some((cseq, method)) = resp.cseq() else {
-            return;
-        };
-        if method != Method::Invite {
-            return; // BYE/CANCEL answers: nothing waits on them.
+        if resp.is_success() && resp.cseq().is_some_and(|c| c.1 == Method::Invite) {
+            self.trunk_ack_2xx(id, resp.cseq().map_or(0, |c| c.0));
         }
+    }
+
+    /// Sends the ACK for the trunk's 2xx.
+    pub(super) fn trunk_ack_2xx(&mut self, id: CallId, cseq: u32) {
+        let via = self.trunk_via();
         let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.trunk.as_mut()) else {
             return;
         };
-        if cseq != leg.cseq {
+        let ack = leg.dialog.request(Method::Ack, &via, Some(cseq));
+        if let Some(t) = self.trunk.as_ref() {
+            t.send(&ack.to_bytes());
+        }
+    }
+
+    /// A request outside any transaction: a new one from the trunk.
+    async fn trunk_new_request(&mut self, req: Request, now: Instant) {
+        if req.method == Method::Ack {
+            // The ACK of our 2xx (it has its own branch) ends our retransmissions.
+            if let Some(&id) = req.call_id().and_then(|c| self.by_trunk.get(c)) {
+                self.trunk_ack(id, &req);
+            }
             return;
         }
-        leg.retransmit = None;
-        if let Some(tag) = resp.to().and_then(|t| t.tag().map(str::to_string)) {
-            leg.remote_tag = Some(tag);
+        let Some(key) = TxnKey::server(&req) else {
+            // RFC 2543 peers without a magic-cookie branch: answered statelessly.
+            if let Some(t) = self.trunk.as_ref() {
+                let r = response(&req, 400, "Missing RFC 3261 Branch", None);
+                t.send(&Message::Response(r).to_bytes());
+            }
+            return;
+        };
+        let timers = self.trunk.as_ref().map(|t| t.timers).unwrap_or_default();
+        self.trunk_txns
+            .insert(key.clone(), Txn::server(req.clone(), false, timers, now));
+        let call = req.call_id().and_then(|c| self.by_trunk.get(c)).copied();
+        if let Some(c) = call {
+            self.txn_calls.insert(key.clone(), c);
         }
-        match resp.status {
-            100..=199 => {
-                if matches!(resp.status, 180 | 183) {
-                    self.browser_ringing(id);
-                }
+        let resp = match (&req.method, call) {
+            (Method::Invite, None) => {
+                self.trunk_incoming_invite(key, req, now).await;
+                return;
             }
-            200..=299 => self.trunk_answered(id, resp).await,
-            401 | 407 => {
-                self.ack_non_2xx(id, &resp);
-                if !self.retry_with_auth(id, &resp, now) {
-                    self.fail_browser(id, 403, "Trunk Authentication Failed")
-                        .await;
-                }
+            (Method::Cancel, _) => {
+                self.trunk_cancel(&key, &req, now).await;
+                return;
             }
-            _ => {
-                self.ack_non_2xx(id, &resp);
-                let reason = resp.reason.clone();
+            (Method::Bye, Some(id)) => {
+                let r = response(&req, 200, "OK", None);
+                self.trunk_respond(&key, r, now);
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.trunk = None; // its INVITE transaction is over: nothing to cancel
+                    c.trunk = None;
                 }
-                self.fail_browser(id, resp.status, &reason).await;
-            }
-        }
-    }
-
-    fn browser_ringing(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id) else {
-            return;
-        };
-        let b = &call.browser;
-        let r = response(&b.invite, 180, "Ringing", Some(&b.local_tag));
-        self.ws_send(b.conn, text(r));
-    }
-
-    async fn trunk_answered(&mut self, id: CallId, resp: Response) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Some(leg) = call.trunk.as_mut() else {
-            return;
-        };
-        let first = !leg.answered;
-        leg.answered = true;
-        if first {
-            leg.remote_target = resp.contact().map(|c| c.uri);
-            leg.route_set = resp
-                .headers
-                .get_all("Record-Route")
-                .map(String::from)
-                .collect();
-            leg.route_set.reverse();
-        }
-        // Every 2xx, retransmissions included, gets an ACK (RFC 3261 §13.2.2.4).
-        self.send_in_dialog(id, Method::Ack);
-        if !first {
-            return;
-        }
-        let body = String::from_utf8_lossy(&resp.body).into_owned();
-        let answer = match sdp::parse_plain(&body) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::info!(?id, "trunk answer: {e}");
-                self.send_in_dialog(id, Method::Bye);
-                self.fail_browser(id, 488, "Not Acceptable Here").await;
+                self.end_call(id, super::Hangup::Trunk, now).await;
                 return;
             }
-        };
-        let Some(call) = self.calls.get(&id) else {
-            return;
-        };
-        let local = self.local_ice(call);
-        let built = sdp::browser_answer(&call.browser.offer, &answer, &local, id.0, 1);
-        let (browser_sdp, pt) = match built {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::info!(?id, "no answer for the browser: {e}");
-                self.send_in_dialog(id, Method::Bye);
-                self.fail_browser(id, e.sip_status(), "Not Acceptable Here")
-                    .await;
-                return;
+            (Method::Options, _) => {
+                let mut r = response(&req, 200, "OK", None);
+                r.headers.push("Allow", ALLOW);
+                r
+            }
+            (Method::Info | Method::Update, Some(_)) => response(&req, 200, "OK", None),
+            // Re-INVITEs from the trunk (hold, codec change) are not relayed yet: refusing one
+            // keeps the call as it is (RFC 3261 §14.2).
+            (Method::Invite, Some(_)) => response(&req, 488, "Not Acceptable Here", None),
+            (_, None) => response(&req, 481, "Call/Transaction Does Not Exist", None),
+            _ => {
+                let mut r = response(&req, 501, "Not Implemented", None);
+                r.headers.push("Allow", ALLOW);
+                r
             }
         };
-        let Some(m) = answer.media.iter().find(|m| m.port != 0) else {
-            self.send_in_dialog(id, Method::Bye);
-            self.fail_browser(id, 488, "Not Acceptable Here").await;
-            return;
-        };
-        let rtp = SocketAddr::new(m.addr, m.port);
-        if let Err(e) = self.install_trunk_media(id, rtp, m.rtcp, &pt).await {
-            tracing::warn!(?id, "installing trunk media: {e}");
-            self.send_in_dialog(id, Method::Bye);
-            self.fail_browser(id, 500, "Media Install Failed").await;
-            return;
-        }
-        self.answer_browser(id, browser_sdp);
+        self.trunk_respond(&key, resp, now);
     }
 
-    /// RFC 3261 §17.1.1.3: the ACK of a non-2xx final reuses the INVITE's Via branch.
-    fn ack_non_2xx(&mut self, id: CallId, resp: &Response) {
-        let (Some(trunk), Some(call)) = (self.trunk.as_ref(), self.calls.get(&id)) else {
-            return;
-        };
-        let Some(leg) = call.trunk.as_ref() else {
-            return;
-        };
-        let inv = &leg.invite;
-        let via = inv.headers.get("Via").unwrap_or_default();
-        let from = inv.headers.get("From").unwrap_or_default();
-        let to = resp.headers.get("To").unwrap_or_default();
-        let raw = format!(
-            "ACK {} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\n\
-             Call-ID: {}\r\nCSeq: {} ACK\r\nContent-Length: 0\r\n\r\n",
-            inv.uri, leg.call_id, leg.cseq
-        );
-        trunk.send(raw.as_bytes());
-    }
-
-    fn retry_with_auth(&mut self, id: CallId, resp: &Response, now: Instant) -> bool {
-        let Some(trunk) = self.trunk.as_ref() else {
-            return false;
-        };
-        let (Some(user), Some(pass)) = (trunk.cfg.username.clone(), trunk.cfg.password.clone())
-        else {
-            return false;
-        };
-        let (challenge_h, answer_h) = if resp.status == 407 {
-            ("Proxy-Authenticate", "Proxy-Authorization")
-        } else {
-            ("WWW-Authenticate", "Authorization")
-        };
-        let Some(ch) = resp
-            .headers
-            .get(challenge_h)
-            .and_then(|v| auth::Challenge::parse(v).ok())
-        else {
-            return false;
-        };
-        let branch = crate::sip::util::new_branch(&mut self.rng);
-        let cnonce = crate::sip::util::new_tag(&mut self.rng);
-        let via = self
-            .trunk
+    /// CANCEL (RFC 3261 §9.2): 200 to the CANCEL, 487 to the INVITE, the browser is told.
+    async fn trunk_cancel(&mut self, key: &TxnKey, req: &Request, now: Instant) {
+        let inv_key = TxnKey::cancelled(req);
+        let call = inv_key
             .as_ref()
-            .map(|t| t.via(&branch))
-            .unwrap_or_default();
-        let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.trunk.as_mut()) else {
-            return false;
-        };
-        if leg.auth_tried {
-            return false;
-        }
-        leg.auth_tried = true;
-        leg.cseq += 1;
-        let uri = leg.invite.uri.to_string();
-        let value = auth::authorization(&ch, &user, &pass, &Method::Invite, &uri, &cnonce, 1);
-        leg.invite.headers.set("Via", &via);
-        leg.invite
-            .headers
-            .set("CSeq", &format!("{} INVITE", leg.cseq));
-        leg.invite.headers.set(answer_h, &value);
-        self.send_invite(id, now);
-        true
-    }
-
-    /// Sends ACK (for a 2xx) or BYE in the trunk dialog.
-    fn send_in_dialog(&mut self, id: CallId, method: Method) {
-        let branch = crate::sip::util::new_branch(&mut self.rng);
-        let (Some(trunk), Some(call)) = (self.trunk.as_ref(), self.calls.get_mut(&id)) else {
+            .and_then(|k| self.txn_calls.get(k))
+            .copied();
+        let Some(id) = call else {
+            let r = response(req, 481, "Call/Transaction Does Not Exist", None);
+            self.trunk_respond(key, r, now);
             return;
         };
-        let Some(leg) = call.trunk.as_mut() else {
+        self.trunk_respond(key, response(req, 200, "OK", None), now);
+        let answered = self
+            .calls
+            .get(&id)
+            .is_none_or(|c| c.phase == super::Phase::Answered);
+        if answered {
             return;
-        };
-        if method == Method::Bye {
-            leg.cseq += 1;
         }
-        let target = leg
-            .remote_target
-            .as_ref()
-            .map(|u| u.to_string())
-            .unwrap_or_else(|| leg.invite.uri.to_string());
-        let from = leg.invite.headers.get("From").unwrap_or_default();
-        let mut to = leg.invite.to().map(|t| t.to_string()).unwrap_or_default();
-        if let (Some(tag), Ok(mut na)) = (&leg.remote_tag, NameAddr::parse(&to)) {
-            na.set_tag(tag);
-            to = na.to_string();
-        }
-        let routes: String = leg
-            .route_set
-            .iter()
-            .map(|r| format!("Route: {r}\r\n"))
-            .collect();
-        let cseq = leg.cseq;
-        let raw = format!(
-            "{method} {target} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\n{routes}From: {from}\r\n\
-             To: {to}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\nUser-Agent: {AGENT}\r\n\
-             Content-Length: 0\r\n\r\n",
-            trunk.via(&branch),
-            leg.call_id
-        );
-        trunk.send(raw.as_bytes());
-    }
-
-    /// Ends the trunk leg: BYE once answered, CANCEL while the INVITE is pending.
-    pub(super) async fn hangup_trunk(&mut self, id: CallId) {
-        let Some(leg) = self.calls.get(&id).and_then(|c| c.trunk.as_ref()) else {
-            return;
-        };
-        if leg.answered {
-            self.send_in_dialog(id, Method::Bye);
-        } else {
-            self.cancel_trunk(id);
+        if let (Some(k), Some(inv)) = (
+            inv_key,
+            self.calls
+                .get(&id)
+                .and_then(|c| c.trunk.as_ref())
+                .map(|t| t.invite.clone()),
+        ) {
+            let tag = self
+                .calls
+                .get(&id)
+                .map(|c| c.trunk_local_tag())
+                .unwrap_or_default();
+            self.trunk_respond(
+                &k,
+                response(&inv, 487, "Request Terminated", Some(&tag)),
+                now,
+            );
         }
         if let Some(c) = self.calls.get_mut(&id) {
             c.trunk = None;
         }
+        self.end_call(id, super::Hangup::Trunk, now).await;
     }
 
-    /// RFC 3261 §9.1: CANCEL copies the INVITE's Request-URI, Via, From, To, Call-ID and CSeq
-    /// number. (The trunk's 487 that follows finds no call and is dropped.)
-    fn cancel_trunk(&mut self, id: CallId) {
-        let (Some(trunk), Some(call)) = (self.trunk.as_ref(), self.calls.get(&id)) else {
-            return;
-        };
-        let Some(leg) = call.trunk.as_ref() else {
-            return;
-        };
-        let inv = &leg.invite;
-        let h = |n: &str| inv.headers.get(n).unwrap_or_default().to_string();
-        let raw = format!(
-            "CANCEL {} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\n\
-             Call-ID: {}\r\nCSeq: {} CANCEL\r\nContent-Length: 0\r\n\r\n",
-            inv.uri,
-            h("Via"),
-            h("From"),
-            h("To"),
-            leg.call_id,
-            leg.cseq
-        );
-        trunk.send(raw.as_bytes());
-    }
-
-    async fn trunk_request(&mut self, req: Request) {
-        let Some(trunk) = self.trunk.as_ref() else {
-            return;
-        };
-        let id = req.call_id().and_then(|c| self.by_trunk.get(c)).copied();
-        let (code, reason) = match (&req.method, id) {
-            (Method::Ack, _) => return,
-            (Method::Bye, Some(_)) => (200, "OK"),
-            (Method::Options, _) => (200, "OK"),
-            (Method::Info | Method::Update, Some(_)) => (200, "OK"),
-            (Method::Invite, None) => (480, "Temporarily Unavailable"),
-            (Method::Invite, Some(_)) => (488, "Not Acceptable Here"),
-            (_, None) => (481, "Call/Transaction Does Not Exist"),
-            _ => (501, "Not Implemented"),
-        };
-        let mut r = response(&req, code, reason, None);
-        if req.method == Method::Options {
-            r.headers.push("Allow", ALLOW);
+    /// The trunk's ACK for our 2xx.
+    fn trunk_ack(&mut self, id: CallId, _ack: &Request) {
+        if let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.trunk.as_mut()) {
+            leg.ok_retransmit = None;
         }
-        trunk.send(&Message::Response(r).to_bytes());
-        if let (Method::Bye, Some(id)) = (&req.method, id) {
+    }
+
+    async fn trunk_txn_failed(&mut self, id: CallId, now: Instant) {
+        let setup = self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.phase == super::Phase::Setup);
+        if setup {
+            tracing::info!(?id, "trunk did not answer (Timer B)");
             if let Some(c) = self.calls.get_mut(&id) {
                 c.trunk = None;
             }
-            self.end_call(id, Hangup::Trunk).await;
+            self.end_call(id, super::Hangup::Timeout, now).await;
         }
+    }
+}
+
+impl super::Call {
+    /// Our tag on the trunk leg.
+    pub fn trunk_local_tag(&self) -> String {
+        self.trunk
+            .as_ref()
+            .map(|t| t.dialog.local_tag.clone())
+            .unwrap_or_default()
     }
 }
