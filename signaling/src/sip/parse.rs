@@ -97,7 +97,7 @@ pub(crate) fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
     let (Some(a), Some(b), Some(c)) = (a, b, c) else {
         return Err(ParseError::StartLine);
     };
-    if a.len() >= 4 && a[..4].eq_ignore_ascii_case("SIP/") {
+    if is_sip_version_prefix(a) {
         check_version(a)?;
         if b.len() != 3 || !b.bytes().all(|d| d.is_ascii_digit()) {
             return Err(ParseError::Status);
@@ -116,11 +116,16 @@ pub(crate) fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
 fn check_version(v: &str) -> Result<(), ParseError> {
     if v.eq_ignore_ascii_case("SIP/2.0") {
         Ok(())
-    } else if v.len() >= 4 && v[..4].eq_ignore_ascii_case("SIP/") {
+    } else if is_sip_version_prefix(v) {
         Err(ParseError::Version)
     } else {
         Err(ParseError::StartLine)
     }
+}
+
+/// Whether `s` starts with `SIP/`, any case (`get` because `s` may hold multi-byte text).
+pub(crate) fn is_sip_version_prefix(s: &str) -> bool {
+    s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/"))
 }
 
 /// The Content-Length, if present: digits only, at most [`MAX_MESSAGE`], every copy equal.
@@ -252,6 +257,17 @@ mod tests {
         let two = b"OPTIONS sip:a@b SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\n";
         assert_eq!(frame(two), Err(ParseError::ContentLength));
         assert_eq!(frame(&vec![b'A'; MAX_MESSAGE]), Err(ParseError::TooLarge));
+    }
+
+    #[test]
+    fn multibyte_start_lines_do_not_panic() {
+        for line in [
+            "SIPé/2.0 200 OK",
+            "INVITE sip:a@b SIPé/2.0",
+            "ééé sip:a SIP/2.0",
+        ] {
+            assert!(parse_start_line(line).is_err(), "{line}");
+        }
     }
 
     #[test]

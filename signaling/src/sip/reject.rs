@@ -45,10 +45,7 @@ fn looks_like_request(start: &str) -> bool {
     let mut parts = start.split(' ');
     let method = parts.next().unwrap_or("");
     let version = start.rsplit(' ').next().unwrap_or("");
-    is_token(method)
-        && !method.starts_with("SIP/")
-        && version.len() >= 4
-        && version[..4].eq_ignore_ascii_case("SIP/")
+    is_token(method) && !method.starts_with("SIP/") && parse::is_sip_version_prefix(version)
 }
 
 fn salvage(h: &Headers) -> Option<Response> {
@@ -139,5 +136,7 @@ mod tests {
         let raw = format!("ACK sip:c@d SIP/2.0\r\n{HEAD}Content-Length: x\r\n\r\n");
         assert!(answer(&raw).is_none());
         assert!(answer("\u{1}\u{2}garbage\r\n\r\n").is_none());
+        let raw = format!("INVITE sip:c@d SIPé/2.0\r\n{HEAD}\r\n");
+        assert!(answer(&raw).is_none());
     }
 }

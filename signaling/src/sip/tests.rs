@@ -204,6 +204,17 @@ proptest! {
     }
 
     #[test]
+    fn no_text_input_panics(a in "\\PC{0,12}", b in "\\PC{0,12}", c in "\\PC{0,12}", h in "\\PC{0,40}") {
+        let raw = format!("{a} {b} {c}\r\n{h}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n");
+        if let Err(e) = Message::parse(raw.as_bytes()) {
+            let _ = e.bad_request(raw.as_bytes());
+        }
+        let _ = frame_len(raw.as_bytes());
+        let _ = (Uri::parse(&h), NameAddr::parse(&h), Via::parse(&h), auth::Challenge::parse(&h));
+        let _ = auth::Credentials::parse(&h);
+    }
+
+    #[test]
     fn mangled_fixture_never_panics(cut in 0..JSSIP.len(), byte in any::<u8>(), at in 0..JSSIP.len()) {
         let mut raw = JSSIP.to_vec();
         raw[at] = byte;
