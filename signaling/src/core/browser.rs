@@ -12,6 +12,9 @@ use crate::route::{Route, route};
 use crate::sdp;
 use crate::sip::{Message, Method, Request, Response};
 
+/// What the echo destination answers with: the browser's own codecs come back to it.
+pub(super) const ECHO_CODECS: [&str; 5] = ["opus", "PCMU", "PCMA", "G722", "telephone-event"];
+
 /// Longest registration we grant; browsers refresh well before (JsSIP: 600 s asked).
 const MAX_EXPIRES: u64 = 600;
 
@@ -47,14 +50,14 @@ impl Core {
                 self.ws_send(conn, text(r));
             }
             Method::Info | Method::Update | Method::Message => {
-                let known = self.call_of(&req).is_some();
-                let mut r = if known {
+                let call = self.call_of(&req);
+                let mut r = if call.is_some() {
                     response(&req, 200, "OK", None)
                 } else {
                     response(&req, 481, "Call/Transaction Does Not Exist", None)
                 };
                 // RFC 4028 §9: a refresh (JsSIP sends UPDATE) is answered with the interval.
-                if known && req.method == Method::Update {
+                if call.is_some() && req.method == Method::Update {
                     if let Some(se) = req.headers.get("Session-Expires") {
                         let secs = se.split(';').next().unwrap_or("90").trim().to_string();
                         r.headers
@@ -63,6 +66,9 @@ impl Core {
                     }
                 }
                 self.ws_send(conn, text(r));
+                if let (Some(id), Method::Info) = (call, &req.method) {
+                    self.relay_info_to_trunk(id, &req, now);
+                }
             }
             Method::Register => self.browser_register(conn, req, now),
             _ => {
@@ -160,7 +166,7 @@ impl Core {
             return;
         };
         if let Some(&id) = self.by_browser.get(&call_id) {
-            self.browser_reinvite(id, conn, req).await;
+            self.browser_reinvite(id, conn, req, now).await;
             return;
         }
         self.ws_send(conn, text(response(&req, 100, "Trying", None)));
@@ -205,6 +211,10 @@ impl Core {
             trunk: None,
             media: Media::new(&mut self.rng),
             started: now,
+            pending_reinvite: None,
+            sdp_version: 1,
+            trunk_sdp_version: 1,
+            hangup: None,
         };
         self.calls.insert(id, call);
         self.by_browser.insert(call_id, id);
@@ -229,9 +239,7 @@ impl Core {
         };
         let local = self.local_ice(call);
         let policy = sdp::CodecPolicy {
-            allowed: ["opus", "PCMU", "PCMA", "G722", "telephone-event"]
-                .map(String::from)
-                .to_vec(),
+            allowed: ECHO_CODECS.map(String::from).to_vec(),
         };
         match sdp::echo_answer(offer, &policy, &local, id.0, 1) {
             Ok(answer) => self.answer_browser(id, answer),
@@ -290,45 +298,6 @@ impl Core {
             .map(|a| a.to_string())
             .unwrap_or_default();
         format!("<sip:ferry@{host};transport=ws>")
-    }
-
-    /// A re-INVITE from the browser. A session-timer refresh or one that changes nothing we
-    /// carry gets our current answer again; re-negotiation toward the trunk (hold, ICE restart)
-    /// is not relayed yet, and is refused so the call stays as it was (RFC 3261 §14.2).
-    async fn browser_reinvite(&mut self, id: CallId, conn: ConnId, req: Request) {
-        let Some(call) = self.calls.get(&id) else {
-            return;
-        };
-        let (Some(answer), Some(offer)) = (&call.browser.answer_sdp, &call.browser.webrtc) else {
-            self.ws_send(conn, text(response(&req, 491, "Request Pending", None)));
-            return;
-        };
-        let body = String::from_utf8_lossy(&req.body).into_owned();
-        let same = body.is_empty()
-            || sdp::parse_webrtc(&body).is_ok_and(|new| {
-                new.ice_ufrag == offer.ice_ufrag
-                    && new.fingerprints == offer.fingerprints
-                    && new
-                        .media
-                        .iter()
-                        .map(|m| m.direction)
-                        .eq(offer.media.iter().map(|m| m.direction))
-            });
-        if !same {
-            self.ws_send(conn, text(response(&req, 488, "Not Acceptable Here", None)));
-            return;
-        }
-        let b = &call.browser;
-        let mut r = response(&req, 200, "OK", Some(&b.dialog.local_tag));
-        r.headers.push("Contact", &self.local_contact_ws());
-        if let Some(se) = req.headers.get("Session-Expires") {
-            let secs = se.split(';').next().unwrap_or("90").trim().to_string();
-            r.headers
-                .push("Session-Expires", &format!("{secs};refresher=uac"));
-            r.headers.push("Require", "timer");
-        }
-        let r = with_body(r, "application/sdp", answer.clone());
-        self.ws_send(conn, text(r));
     }
 
     async fn browser_bye_in(&mut self, conn: ConnId, req: Request, now: Instant) {
@@ -402,9 +371,10 @@ impl Core {
     /// Ends a call from one side: tells the other side, frees the media.
     pub(super) async fn end_call(&mut self, id: CallId, why: Hangup, now: Instant) {
         tracing::info!(?id, ?why, "call ends");
-        let Some(call) = self.calls.get(&id) else {
+        let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        call.hangup = Some(why);
         let (dir, phase) = (call.dir, call.phase);
         if !matches!(why, Hangup::Browser | Hangup::WsClosed) {
             match (dir, phase) {
@@ -435,6 +405,9 @@ impl Core {
         };
         let via = format!("SIP/2.0/WSS ferry.invalid;branch={branch}");
         let mut bye = call.browser.dialog.request(Method::Bye, &via, None);
+        if let Some(r) = call.hangup.and_then(Hangup::reason_header) {
+            bye.headers.push("Reason", r);
+        }
         bye.headers.push("Content-Length", "0");
         let conn = call.browser.conn;
         self.ws_send(conn, request_text(&bye));

@@ -109,4 +109,12 @@ pub struct Call {
     pub media: Media,
     /// When the call began.
     pub started: Instant,
+    /// A browser re-INVITE waiting for the trunk.
+    pub pending_reinvite: Option<super::reinvite::PendingReinvite>,
+    /// o= version of our SDP toward the browser (RFC 3264 §8: +1 per new offer or answer).
+    pub sdp_version: u64,
+    /// o= version of our SDP toward the trunk.
+    pub trunk_sdp_version: u64,
+    /// Why the call is ending, once it is.
+    pub hangup: Option<super::Hangup>,
 }

@@ -151,7 +151,7 @@ impl Core {
     }
 
     /// Sends the call's current spec to the engine.
-    async fn install(&mut self, id: CallId) -> Result<(), String> {
+    pub(super) async fn install(&mut self, id: CallId) -> Result<(), String> {
         let call = self.calls.get(&id).ok_or("call gone")?;
         let (Some(session), Some(spec)) = (call.media.session, call.media.spec.as_ref()) else {
             return Err("no media session".into());

@@ -8,8 +8,10 @@
 mod browser;
 mod call;
 mod dialog;
+mod info;
 mod media;
 mod msg;
+mod reinvite;
 mod trunk;
 mod trunk_in;
 mod trunk_out;
@@ -47,6 +49,18 @@ pub enum Hangup {
     Media,
     /// The other side never answered.
     Timeout,
+}
+
+impl Hangup {
+    /// RFC 3326 Reason for the BYE that tells the other side, when the cause is ours.
+    fn reason_header(self) -> Option<&'static str> {
+        match self {
+            Self::Media => Some("SIP;cause=500;text=\"media failed (DTLS or engine)\""),
+            Self::Timeout => Some("SIP;cause=408;text=\"no answer\""),
+            Self::WsClosed => Some("SIP;cause=480;text=\"browser disconnected\""),
+            Self::Browser | Self::Trunk => None,
+        }
+    }
 }
 
 /// A browser registered to take calls from the trunk.
@@ -128,6 +142,10 @@ pub struct CoreStats {
     pub malformed: u64,
     /// SIP datagrams from addresses other than the trunk, dropped.
     pub sip_from_strangers: u64,
+    /// INFO requests relayed between the legs.
+    pub info_relayed: u64,
+    /// Whether the trunk answered its last OPTIONS keepalive (`None`: keepalives off).
+    pub trunk_up: Option<bool>,
 }
 
 /// The call core's state.
@@ -150,6 +168,9 @@ pub struct Core {
     txn_events: Vec<(Option<CallId>, TxnEvent)>,
     /// Registered browsers by lower-cased user.
     bindings: HashMap<String, Binding>,
+    /// The OPTIONS keepalive in flight, and when the next is due.
+    options_key: Option<TxnKey>,
+    next_options: Option<Instant>,
     next_call: u64,
     rng: StdRng,
     stats: CoreStats,
@@ -188,6 +209,8 @@ impl Core {
             txn_calls: HashMap::new(),
             txn_events: Vec::new(),
             bindings: HashMap::new(),
+            options_key: None,
+            next_options: None,
             next_call: 1,
             rng: StdRng::from_entropy(),
             stats: CoreStats::default(),

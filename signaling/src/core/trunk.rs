@@ -178,12 +178,19 @@ impl Core {
             trunk.send(&m.to_bytes());
         }
         let call = self.txn_calls.get(key).copied();
+        let keepalive = self.options_key.as_ref() == Some(key);
         let mut ended = false;
+        let mut state = None;
         while let Some(ev) = t.poll_event() {
             match ev {
                 TxnEvent::Terminated => ended = true,
+                TxnEvent::Response(r) if keepalive && !r.is_provisional() => state = Some(true),
+                TxnEvent::Timeout | TxnEvent::TransportError if keepalive => state = Some(false),
                 ev => self.txn_events.push((call, ev)),
             }
+        }
+        if let Some(up) = state {
+            self.trunk_state(up);
         }
         if ended {
             self.trunk_txns.remove(key);
@@ -209,8 +216,51 @@ impl Core {
         }
     }
 
+    /// Any final answer to OPTIONS means the trunk is there (RFC 3261 §11); a timeout that
+    /// it is not. Only changes are logged.
+    fn trunk_state(&mut self, up: bool) {
+        if self.stats.trunk_up != Some(up) {
+            if up {
+                tracing::info!("trunk answers OPTIONS");
+            } else {
+                tracing::warn!("trunk does not answer OPTIONS");
+            }
+        }
+        self.stats.trunk_up = Some(up);
+    }
+
+    /// Sends an OPTIONS keepalive when one is due.
+    fn trunk_keepalive(&mut self, now: Instant) {
+        let Some(trunk) = self.trunk.as_ref() else {
+            return;
+        };
+        let every = trunk.cfg.options_interval;
+        if every == 0 || self.next_options.is_some_and(|t| now < t) {
+            return;
+        }
+        self.next_options = Some(now + Duration::from_secs(every));
+        let uri = crate::sip::Uri::sip(None, &trunk.host, Some(trunk.port));
+        let local = trunk.local;
+        let via = self.trunk_via();
+        let mut req = Request::new(Method::Options, uri.clone());
+        req.headers.push("Via", &via);
+        req.headers.push("Max-Forwards", "70");
+        let tag = crate::sip::util::new_tag(&mut self.rng);
+        req.headers
+            .push("From", &format!("<sip:ferry@{local}>;tag={tag}"));
+        req.headers.push("To", &format!("<{uri}>"));
+        req.headers
+            .push("Call-ID", &crate::sip::util::new_call_id(&mut self.rng));
+        req.headers.push("CSeq", "1 OPTIONS");
+        req.headers.push("User-Agent", super::msg::AGENT);
+        req.headers.push("Content-Length", "0");
+        self.options_key = TxnKey::client(&req);
+        self.trunk_send(None, req, now);
+    }
+
     /// Timers of every trunk transaction and of our 2xx retransmissions.
     pub(super) async fn trunk_timeouts(&mut self, now: Instant) {
+        self.trunk_keepalive(now);
         let due: Vec<TxnKey> = self
             .trunk_txns
             .iter()
@@ -349,7 +399,12 @@ impl Core {
                 r.headers.push("Allow", ALLOW);
                 r
             }
-            (Method::Info | Method::Update, Some(_)) => response(&req, 200, "OK", None),
+            (Method::Info, Some(id)) => {
+                self.trunk_respond(&key, response(&req, 200, "OK", None), now);
+                self.relay_info_to_browser(id, &req);
+                return;
+            }
+            (Method::Update, Some(_)) => response(&req, 200, "OK", None),
             // Re-INVITEs from the trunk (hold, codec change) are not relayed yet: refusing one
             // keeps the call as it is (RFC 3261 §14.2).
             (Method::Invite, Some(_)) => response(&req, 488, "Not Acceptable Here", None),

@@ -89,6 +89,10 @@ impl Core {
             }),
             media: Media::new(&mut self.rng),
             started: now,
+            pending_reinvite: None,
+            sdp_version: 1,
+            trunk_sdp_version: 1,
+            hangup: None,
         };
         self.calls.insert(id, call);
         self.by_browser.insert(call_id, id);

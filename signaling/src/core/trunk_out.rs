@@ -90,6 +90,10 @@ impl Core {
         let Some((_, method)) = resp.cseq() else {
             return;
         };
+        if self.is_reinvite_response(id, &resp) {
+            self.trunk_reinvite_response(id, resp).await;
+            return;
+        }
         let Some(call) = self.calls.get(&id) else {
             return;
         };
@@ -236,10 +240,17 @@ impl Core {
     /// BYE in the trunk dialog.
     pub(super) fn trunk_bye(&mut self, id: CallId, now: Instant) {
         let via = self.trunk_via();
-        let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.trunk.as_mut()) else {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let reason = call.hangup.and_then(Hangup::reason_header);
+        let Some(leg) = call.trunk.as_mut() else {
             return;
         };
         let mut bye = leg.dialog.request(Method::Bye, &via, None);
+        if let Some(r) = reason {
+            bye.headers.push("Reason", r);
+        }
         bye.headers.push("Content-Length", "0");
         self.trunk_send(Some(id), bye, now);
     }

@@ -1,0 +1,296 @@
+//! Re-INVITEs from the browser (hold, resume, ICE restart, session-timer refresh), relayed to
+//! the trunk as a re-offer so both legs agree on the media (RFC 3264 §8, RFC 6337 §5).
+//!
+//! A refresh that changes nothing is answered at once with the SDP we already gave. Anything
+//! else becomes a re-INVITE toward the trunk; its answer becomes ours. If the trunk refuses,
+//! the browser gets the refusal and the call goes on as it was (RFC 3261 §14.1).
+
+use std::time::Instant;
+
+use ferry_control::{LegKind, Secret};
+
+use super::call::Phase;
+use super::msg::{response, text, with_body};
+use super::{CallId, ConnId, Core};
+use crate::sdp::{self, WebRtcSession};
+use crate::sip::{Method, Request, Response};
+
+/// A browser re-INVITE waiting for the trunk's answer.
+#[derive(Debug)]
+pub struct PendingReinvite {
+    /// The browser's request, answered when the trunk answers.
+    pub request: Request,
+    /// Its offer.
+    pub offer: WebRtcSession,
+    /// CSeq of our re-INVITE toward the trunk.
+    pub trunk_cseq: u32,
+}
+
+fn session_expires(req: &Request, r: &mut Response) {
+    if let Some(se) = req.headers.get("Session-Expires") {
+        // RFC 4028 §9: we take the browser's interval and let it refresh.
+        let secs = se.split(';').next().unwrap_or("90").trim().to_string();
+        r.headers
+            .push("Session-Expires", &format!("{secs};refresher=uac"));
+        r.headers.push("Require", "timer");
+    }
+}
+
+impl Core {
+    /// A re-INVITE from the browser on an established call.
+    pub(super) async fn browser_reinvite(
+        &mut self,
+        id: CallId,
+        conn: ConnId,
+        req: Request,
+        now: Instant,
+    ) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        if call.phase != Phase::Answered || call.pending_reinvite.is_some() {
+            // RFC 3261 §14.2: an offer while ours is outstanding.
+            self.ws_send(conn, text(response(&req, 491, "Request Pending", None)));
+            return;
+        }
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        if body.trim().is_empty() {
+            // An offerless refresh: we offer our current SDP (RFC 3261 §14.2 allows it, and
+            // the ACK carries the browser's answer, which leaves media as it is).
+            self.reanswer(id, &req);
+            return;
+        }
+        let offer = match sdp::parse_webrtc(&body) {
+            Ok(o) => o,
+            Err(e) => {
+                let mut r = response(&req, e.sip_status(), "Not Acceptable Here", None);
+                r.headers.push("Warning", &format!("399 ferry \"{e}\""));
+                self.ws_send(conn, text(r));
+                return;
+            }
+        };
+        let Some(old) = call.browser.webrtc.as_ref() else {
+            return;
+        };
+        if offer.fingerprints != old.fingerprints {
+            // A new certificate needs a new DTLS handshake: not supported mid-call.
+            let r = response(&req, 488, "Not Acceptable Here", None);
+            self.ws_send(conn, text(r));
+            return;
+        }
+        let unchanged = offer.ice_ufrag == old.ice_ufrag
+            && offer.ice_pwd == old.ice_pwd
+            && offer
+                .media
+                .iter()
+                .map(|m| m.direction)
+                .eq(old.media.iter().map(|m| m.direction));
+        if unchanged {
+            self.reanswer(id, &req);
+            return;
+        }
+        let trunk_side = call.trunk.as_ref().is_some_and(|t| t.answered);
+        if offer.ice_ufrag != old.ice_ufrag {
+            self.ice_restart(id, &offer).await;
+        }
+        if !trunk_side {
+            // Echo: answer from the new offer ourselves.
+            self.echo_reanswer(id, req, offer);
+            return;
+        }
+        self.trunk_reoffer(id, req, offer, now);
+    }
+
+    /// Answers with the SDP we already gave (a refresh, or nothing that concerns the media).
+    fn reanswer(&mut self, id: CallId, req: &Request) {
+        let contact = self.local_contact_ws();
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Some(sdp_body) = call.browser.answer_sdp.clone() else {
+            return;
+        };
+        let mut r = response(req, 200, "OK", Some(&call.browser.dialog.local_tag));
+        r.headers.push("Contact", &contact);
+        session_expires(req, &mut r);
+        let conn = call.browser.conn;
+        self.ws_send(conn, text(with_body(r, "application/sdp", sdp_body)));
+    }
+
+    /// RFC 8445 §9: new credentials on both sides; media keeps flowing to the nominated
+    /// address until checks with the new ones arrive.
+    async fn ice_restart(&mut self, id: CallId, offer: &WebRtcSession) {
+        let fresh = super::call::Media::new(&mut self.rng);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.media.ice_ufrag = fresh.ice_ufrag.clone();
+        call.media.ice_pwd = fresh.ice_pwd.clone();
+        if let Some(LegKind::Ice(c)) = call.media.spec.as_mut().map(|s| &mut s[0].kind) {
+            c.local_ufrag = fresh.ice_ufrag;
+            c.local_pwd = Secret::new(fresh.ice_pwd.as_bytes());
+            c.remote_ufrag = offer.ice_ufrag.clone();
+        }
+        if let Err(e) = self.install(id).await {
+            tracing::warn!(?id, "ice restart: {e}");
+        }
+    }
+
+    fn echo_reanswer(&mut self, id: CallId, req: Request, offer: WebRtcSession) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.sdp_version += 1;
+        let version = call.sdp_version;
+        call.browser.webrtc = Some(offer);
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let local = self.local_ice(call);
+        let policy = sdp::CodecPolicy {
+            allowed: super::browser::ECHO_CODECS.map(String::from).to_vec(),
+        };
+        let Some(offer) = call.browser.webrtc.as_ref() else {
+            return;
+        };
+        match sdp::echo_answer(offer, &policy, &local, id.0, version) {
+            Ok(answer) => self.send_reanswer(id, &req, answer),
+            Err(e) => {
+                let conn = call.browser.conn;
+                self.ws_send(
+                    conn,
+                    text(response(&req, e.sip_status(), "Not Acceptable Here", None)),
+                );
+            }
+        }
+    }
+
+    fn send_reanswer(&mut self, id: CallId, req: &Request, answer: String) {
+        let contact = self.local_contact_ws();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let mut r = response(req, 200, "OK", Some(&call.browser.dialog.local_tag));
+        r.headers.push("Contact", &contact);
+        session_expires(req, &mut r);
+        call.browser.answer_sdp = Some(answer.clone());
+        let conn = call.browser.conn;
+        self.ws_send(conn, text(with_body(r, "application/sdp", answer)));
+    }
+
+    /// Sends the browser's new offer to the trunk as a re-INVITE in the trunk dialog.
+    fn trunk_reoffer(&mut self, id: CallId, req: Request, offer: WebRtcSession, now: Instant) {
+        let Some(trunk) = self.trunk.as_ref() else {
+            return;
+        };
+        let policy = sdp::CodecPolicy {
+            allowed: trunk.cfg.codecs.clone(),
+        };
+        let (media_addr, contact) = (trunk.media_addr, trunk.contact());
+        let via = self.trunk_via();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let port = call.media.legs.map(|l| l[1].rtp.port()).unwrap_or(0);
+        call.trunk_sdp_version += 1;
+        let built = sdp::trunk_offer(
+            &offer,
+            &policy,
+            media_addr,
+            port,
+            id.0,
+            call.trunk_sdp_version,
+        );
+        let body = match built {
+            Ok(b) => b,
+            Err(e) => {
+                let conn = call.browser.conn;
+                self.ws_send(
+                    conn,
+                    text(response(&req, e.sip_status(), "Not Acceptable Here", None)),
+                );
+                return;
+            }
+        };
+        let Some(leg) = call.trunk.as_mut() else {
+            return;
+        };
+        let mut reinvite = leg.dialog.request(Method::Invite, &via, None);
+        reinvite.headers.push("Contact", &contact);
+        reinvite.headers.push("Content-Type", "application/sdp");
+        reinvite.body = body.into_bytes();
+        call.pending_reinvite = Some(PendingReinvite {
+            request: req,
+            offer,
+            trunk_cseq: leg.dialog.local_cseq,
+        });
+        self.trunk_send(Some(id), reinvite, now);
+    }
+
+    /// The trunk's answer to our re-INVITE.
+    pub(super) async fn trunk_reinvite_response(&mut self, id: CallId, resp: Response) {
+        if resp.is_provisional() {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(pending) = call.pending_reinvite.take() else {
+            return;
+        };
+        let conn = call.browser.conn;
+        if !resp.is_success() {
+            // The trunk refused: so do we, and the call goes on as it was (§14.1).
+            let r = response(&pending.request, resp.status, &resp.reason, None);
+            self.ws_send(conn, text(r));
+            return;
+        }
+        self.trunk_ack_2xx(id, pending.trunk_cseq);
+        let body = String::from_utf8_lossy(&resp.body).into_owned();
+        let answered = sdp::parse_plain(&body).and_then(|answer| {
+            let call = self
+                .calls
+                .get(&id)
+                .ok_or(sdp::SdpError::Malformed("call gone".into()))?;
+            let mut local = self.local_ice(call);
+            local.setup = sdp::Setup::answer_to(pending.offer.setup, sdp::Setup::Passive)?;
+            let v = call.sdp_version + 1;
+            let (sdp, pt) = sdp::browser_answer(&pending.offer, &answer, &local, id.0, v)?;
+            Ok((answer, sdp, pt))
+        });
+        let (answer, browser_sdp, pt) = match answered {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::info!(?id, "re-INVITE answer from trunk: {e}");
+                let r = response(&pending.request, 488, "Not Acceptable Here", None);
+                self.ws_send(conn, text(r));
+                return;
+            }
+        };
+        if let Some(m) = answer.media.iter().find(|m| m.port != 0) {
+            let rtp = std::net::SocketAddr::new(m.addr, m.port);
+            if let Err(e) = self.install_trunk_media(id, rtp, m.rtcp, &pt).await {
+                tracing::warn!(?id, "re-INVITE media: {e}");
+            }
+        }
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.sdp_version += 1;
+            call.browser.webrtc = Some(pending.offer);
+            if let Some(t) = call.trunk.as_mut() {
+                t.plain = Some(answer);
+            }
+        }
+        self.send_reanswer(id, &pending.request, browser_sdp);
+    }
+
+    /// Whether a response is for the call's pending re-INVITE toward the trunk.
+    pub(super) fn is_reinvite_response(&self, id: CallId, resp: &Response) -> bool {
+        let Some(call) = self.calls.get(&id) else {
+            return false;
+        };
+        let Some(p) = &call.pending_reinvite else {
+            return false;
+        };
+        resp.cseq() == Some((p.trunk_cseq, Method::Invite))
+    }
+}
