@@ -15,7 +15,8 @@ mod up;
 
 /// Ferry: a WebRTC-to-SIP media gateway.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+// A flag given twice takes the last value, so scripts can append overrides.
+#[command(version, about, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -99,7 +100,8 @@ struct SignalArgs {
     /// HTTPS and wss:// listen address (overrides `http.tls_listen`).
     #[arg(long)]
     https: Option<std::net::SocketAddr>,
-    /// Route every destination but `echo` to this trunk, `sip:HOST:PORT` (overrides `trunk.uri`).
+    /// Route every destination but `echo` to this trunk, `sip:HOST:PORT[;transport=tcp]`
+    /// (overrides `trunk.uri`).
     #[arg(long)]
     trunk: Option<String>,
     /// Trunk-side SIP listen address (overrides `sip.listen`).
@@ -219,6 +221,14 @@ fn signal_config(args: &SignalArgs) -> Result<ferry_signaling::config::Config, S
                     toml::from_str::<TrunkConfig>(&format!("uri = {uri:?}"))
                         .map_err(|e| format!("--trunk: {e}"))?,
                 )
+            }
+        }
+        // `sip:HOST:PORT;transport=tcp` picks the transport, as in any SIP URI.
+        if let Some(t) = cfg.trunk.as_mut() {
+            if uri.to_ascii_lowercase().contains(";transport=tcp") {
+                t.transport = ferry_signaling::config::TrunkTransport::Tcp;
+            } else if uri.to_ascii_lowercase().contains(";transport=udp") {
+                t.transport = ferry_signaling::config::TrunkTransport::Udp;
             }
         }
     }

@@ -12,6 +12,7 @@ mod info;
 mod media;
 mod msg;
 mod reinvite;
+mod transport;
 mod trunk;
 mod trunk_in;
 mod trunk_out;

@@ -8,12 +8,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
 use super::msg::{ALLOW, response};
+use super::transport::{self, Transport};
 use super::{CallId, Core, Input};
-use crate::config::{Config, TrunkConfig};
+use crate::config::{Config, TrunkConfig, TrunkTransport};
 use crate::route::TrunkTarget;
 use crate::sip::txn::{Timers, Txn, TxnEvent, TxnKey};
 use crate::sip::{Message, Method, Request, Response};
@@ -27,10 +28,10 @@ pub struct Retransmit {
     deadline: Instant,
 }
 
-/// The trunk-side SIP socket and where the trunk is.
+/// The trunk-side SIP transport and where the trunk is.
 #[derive(Debug)]
 pub struct TrunkSocket {
-    sock: Arc<UdpSocket>,
+    transport: Transport,
     target: SocketAddr,
     /// Trunk host and port as written in the config (Request-URIs).
     pub host: String,
@@ -47,43 +48,36 @@ pub struct TrunkSocket {
 }
 
 impl TrunkSocket {
-    /// Binds the SIP socket and starts its receive loop, if a trunk is configured.
+    /// Binds the SIP socket (UDP, or a TCP listener plus a connection to the trunk) and starts
+    /// its receive loops, if a trunk is configured.
     pub async fn bind(cfg: &Config, core: mpsc::Sender<Input>) -> Result<Option<Self>, String> {
         let Some(t) = cfg.trunk.clone() else {
             return Ok(None);
         };
         let target_uri = TrunkTarget::parse(&t.uri)?;
         let target = target_uri.resolve()?;
-        let sock = UdpSocket::bind(cfg.sip.listen)
-            .await
-            .map_err(|e| format!("sip.listen {}: {e}", cfg.sip.listen))?;
-        let bound = sock.local_addr().map_err(|e| e.to_string())?;
+        let listen = cfg.sip.listen;
+        let bind_err = |e: std::io::Error| format!("sip.listen {listen}: {e}");
+        let (transport, bound) = match t.transport {
+            TrunkTransport::Udp => {
+                let sock = UdpSocket::bind(listen).await.map_err(bind_err)?;
+                let bound = sock.local_addr().map_err(|e| e.to_string())?;
+                (transport::udp(Arc::new(sock), core), bound)
+            }
+            TrunkTransport::Tcp => {
+                let l = TcpListener::bind(listen).await.map_err(bind_err)?;
+                let bound = l.local_addr().map_err(|e| e.to_string())?;
+                (transport::tcp(l, target, core), bound)
+            }
+        };
         let ip = if bound.ip().is_unspecified() {
             crate::config::route_addr(target.ip()).unwrap_or(target.ip())
         } else {
             bound.ip()
         };
-        let sock = Arc::new(sock);
-        let rx = sock.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 65_536];
-            loop {
-                let Ok((n, from)) = rx.recv_from(&mut buf).await else {
-                    continue;
-                };
-                // CRLF keepalives (RFC 5626 §4.4.1) carry nothing for the core.
-                if buf[..n].iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                let bytes = buf[..n].to_vec();
-                if core.send(Input::Trunk { from, bytes }).await.is_err() {
-                    break;
-                }
-            }
-        });
         let t1 = Duration::from_millis(cfg.sip.t1_ms);
         Ok(Some(Self {
-            sock,
+            transport,
             target,
             host: target_uri.host,
             port: target_uri.port,
@@ -97,21 +91,29 @@ impl TrunkSocket {
         }))
     }
 
-    /// Sends one datagram to the trunk.
+    /// Sends one message to the trunk.
     pub fn send(&self, bytes: &[u8]) {
-        if let Err(e) = self.sock.try_send_to(bytes, self.target) {
-            tracing::warn!("sip to trunk {}: {e}", self.target);
-        }
+        self.transport.send(bytes, self.target);
+    }
+
+    /// Whether the transport is reliable (TCP).
+    pub fn reliable(&self) -> bool {
+        self.transport.reliable()
     }
 
     /// Our Via for a new client transaction.
     pub fn via(&self, branch: &str) -> String {
-        format!("SIP/2.0/UDP {};branch={branch};rport", self.local)
+        let t = self.transport.token();
+        format!("SIP/2.0/{t} {};branch={branch};rport", self.local)
     }
 
     /// Our Contact.
     pub fn contact(&self) -> String {
-        format!("<sip:ferry@{}>", self.local)
+        if self.reliable() {
+            format!("<sip:ferry@{};transport=tcp>", self.local)
+        } else {
+            format!("<sip:ferry@{}>", self.local)
+        }
     }
 }
 
