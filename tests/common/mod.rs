@@ -51,3 +51,6 @@ pub fn udp_datagrams(name: &str) -> Vec<Datagram> {
     }
     out
 }
+
+/// The real `ferry` binary and sipp as children of a test (tests/sip_bad_input.rs).
+pub mod ferry;
