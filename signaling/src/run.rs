@@ -30,15 +30,10 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     );
     tracing::info!("dtls certificate sha-256 {}", cert.fingerprint_sha256());
     let (engine, mut events) = connect_engine(&cfg.engine_socket).await?;
-    match engine.list().await {
-        Ok(s) if !s.is_empty() => tracing::info!(
-            "engine carries {} sessions from an earlier signaling process; they keep forwarding \
-             until they go idle",
-            s.len()
-        ),
-        Ok(_) => {}
-        Err(e) => return Err(format!("engine list: {e}")),
-    }
+    let sessions = engine
+        .list()
+        .await
+        .map_err(|e| format!("engine list: {e}"))?;
     let (tx, rx) = mpsc::channel(CORE_QUEUE);
     let trunk = TrunkSocket::bind(&cfg, tx.clone()).await?;
     let ev_tx = tx.clone();
@@ -71,7 +66,15 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         eprintln!("ferry signal: https://{addr}/ (wss://{addr}/sip)");
         servers.spawn(http::serve_tls(l, tls, app.clone()));
     }
-    let core = Core::new(cfg.clone(), engine, cert, trunk);
+    let mut core = Core::new(cfg.clone(), engine, cert, trunk);
+    if !sessions.is_empty() {
+        let back = core.restore(&sessions, std::time::Instant::now());
+        tracing::info!(
+            "engine carries {} sessions from an earlier signaling process; {back} calls restored \
+             (the rest go when idle)",
+            sessions.len()
+        );
+    }
     let core_task = tokio::spawn(core.run(rx));
     drop(tx);
     tokio::select! {

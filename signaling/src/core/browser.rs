@@ -39,6 +39,7 @@ impl Core {
             self.ws_send(conn, text(response(&req, 483, "Too Many Hops", None)));
             return;
         }
+        self.rebind_restored(conn, &req);
         match req.method {
             Method::Invite => self.browser_invite(conn, req, now).await,
             Method::Ack => {}
@@ -89,6 +90,26 @@ impl Core {
             self.browser_response_inbound(id, resp, now).await;
         }
         // Answers to our BYEs: nothing waits on them.
+    }
+
+    /// A call restored after a signaling restart has no WebSocket until the browser speaks
+    /// again: an in-dialog request, or a REGISTER from the same Contact, gives it its new one.
+    fn rebind_restored(&mut self, conn: ConnId, req: &Request) {
+        let in_dialog = self.call_of(req);
+        let contact = (req.method == Method::Register)
+            .then(|| req.contact().map(|c| c.uri.to_string()))
+            .flatten();
+        for call in self.calls.values_mut() {
+            if call.browser.conn != ConnId(0) {
+                continue;
+            }
+            let same_contact = contact
+                .as_deref()
+                .is_some_and(|c| c == call.browser.dialog.remote_target.to_string());
+            if in_dialog == Some(call.id) || same_contact {
+                call.browser.conn = conn;
+            }
+        }
     }
 
     fn call_of(&self, req: &Request) -> Option<CallId> {
@@ -289,6 +310,7 @@ impl Core {
         call.browser.answer_sdp = Some(sdp_body);
         self.stats.answered += 1;
         self.ws_send(conn, text(r));
+        self.save(id);
     }
 
     pub(super) fn local_contact_ws(&self) -> String {

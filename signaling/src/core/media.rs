@@ -264,8 +264,9 @@ impl Core {
                     return;
                 };
                 tracing::info!(?id, ?reason, "engine ended the session");
+                self.unsave(session);
                 if let Some(c) = self.calls.get_mut(&id) {
-                    c.media.session = None;
+                    c.media.session = None; // already gone from the engine
                 }
                 self.end_call(id, Hangup::Media, Instant::now()).await;
             }
@@ -351,6 +352,7 @@ impl Core {
     pub(super) async fn release(&mut self, id: CallId) {
         let Some(call) = self.forget(id) else { return };
         if let Some(session) = call.media.session {
+            self.unsave(session);
             if let Err(e) = self.engine.expect_ok(Message::Remove { session }).await {
                 tracing::warn!(?id, "removing session: {e}");
             }

@@ -11,6 +11,7 @@ mod dialog;
 mod info;
 mod media;
 mod msg;
+mod persist;
 mod reinvite;
 mod transport;
 mod trunk;

@@ -70,6 +70,8 @@ impl Core {
             }
         };
         let Some(old) = call.browser.webrtc.as_ref() else {
+            // A call restored after a signaling restart: its media cannot be re-negotiated.
+            self.ws_send(conn, text(response(&req, 488, "Not Acceptable Here", None)));
             return;
         };
         if offer.fingerprints != old.fingerprints {
@@ -108,6 +110,8 @@ impl Core {
             return;
         };
         let Some(sdp_body) = call.browser.answer_sdp.clone() else {
+            let conn = call.browser.conn;
+            self.ws_send(conn, text(response(req, 488, "Not Acceptable Here", None)));
             return;
         };
         let mut r = response(req, 200, "OK", Some(&call.browser.dialog.local_tag));

@@ -270,6 +270,7 @@ impl Core {
         if let Some(key) = leg.invite_key.clone() {
             self.trunk_respond(&key, r, now);
         }
+        self.save(id);
     }
 
     /// A provisional or error answer from the browser to our INVITE.
