@@ -40,6 +40,9 @@ impl Core {
             return;
         }
         self.rebind_restored(conn, &req);
+        if !self.check_cseq(conn, &req) {
+            return;
+        }
         match req.method {
             Method::Invite => self.browser_invite(conn, req, now).await,
             Method::Ack => {}
@@ -110,6 +113,28 @@ impl Core {
                 call.browser.conn = conn;
             }
         }
+    }
+
+    /// RFC 3261 §12.2.2: an in-dialog request with a CSeq below the last one is out of order
+    /// (500); ACK and CANCEL carry the INVITE's number and are exempt.
+    fn check_cseq(&mut self, conn: ConnId, req: &Request) -> bool {
+        if matches!(req.method, Method::Ack | Method::Cancel) {
+            return true;
+        }
+        let (Some(id), Some((seq, _))) = (self.call_of(req), req.cseq()) else {
+            return true;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return true;
+        };
+        let d = &mut call.browser.dialog;
+        // Only a dialog whose remote side sent requests has a number to compare with.
+        if d.remote_cseq != 0 && seq < d.remote_cseq {
+            self.ws_send(conn, text(response(req, 500, "CSeq Out of Order", None)));
+            return false;
+        }
+        d.remote_cseq = seq;
+        true
     }
 
     fn call_of(&self, req: &Request) -> Option<CallId> {
@@ -392,10 +417,11 @@ impl Core {
 
     /// Ends a call from one side: tells the other side, frees the media.
     pub(super) async fn end_call(&mut self, id: CallId, why: Hangup, now: Instant) {
-        tracing::info!(?id, ?why, "call ends");
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        let secs = now.saturating_duration_since(call.started).as_secs_f32();
+        tracing::info!(?id, ?why, "call ends after {secs:.1} s");
         call.hangup = Some(why);
         let (dir, phase) = (call.dir, call.phase);
         if !matches!(why, Hangup::Browser | Hangup::WsClosed) {
