@@ -226,7 +226,6 @@ fn sipp_hangs_up_on_jssip() {
 
 /// sipp calls a browser registered through Ferry; the browser answers, sipp hangs up.
 #[test]
-#[ignore = "REGISTER/incoming calls not built yet"]
 fn sipp_calls_a_registered_jssip() {
     if skipped() {
         return;
