@@ -282,7 +282,6 @@ async fn malformed_requests_get_400_and_the_connection_stays_usable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "ferry bug: a request with a malformed CSeq gets no response at all (reject.rs salvage() requires a valid CSeq)"]
 async fn requests_with_a_broken_cseq_get_400() {
     expect_400s(
         "bad-cseq",
@@ -365,7 +364,6 @@ async fn oversized_message_closes_the_connection_with_1009() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "ferry bug: a message over 4x max_message (here 1 MiB) gets a close frame without the 1009 code"]
 async fn huge_message_closes_the_connection_with_1009_too() {
     // 1 MiB: over the WebSocket layer's own frame limit too.
     expect_1009("bad-huge", 1024 * 1024).await;
@@ -645,7 +643,6 @@ async fn origins_not_allowed_get_403_and_the_sip_subprotocol_is_required() {
 /// be ACKed, and the call ended with BYE; sipp's scenario fails otherwise (its 200 is never
 /// ACKed, or the dialog never ends).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "ferry bug: a trunk 200 OK that crosses Ferry's CANCEL is never ACKed nor BYEd"]
 async fn cancel_crossing_the_answer_still_ends_the_trunk_call() {
     require_tools(&["sipp"]);
     const CALLS: u32 = 20;

@@ -157,7 +157,21 @@ async fn serve_ws(st: HttpState, conn: ConnId, peer: SocketAddr, socket: WebSock
         }
         let _ = sink.close().await;
     });
-    while let Some(Ok(msg)) = stream.next().await {
+    while let Some(msg) = stream.next().await {
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                // Past the frame limit the library stops reading; still say why (1009). Its
+                // capacity error has no type of axum's own to match, only its text.
+                if e.to_string().contains("limit exceeded") {
+                    tracing::warn!(%peer, "websocket: message over the frame limit, closing");
+                    let _ = tx
+                        .send(WsOut::Close(CLOSE_TOO_BIG, "SIP message too big".into()))
+                        .await;
+                }
+                break;
+            }
+        };
         let bytes = match msg {
             WsMsg::Text(t) => t.as_str().as_bytes().to_vec(),
             WsMsg::Binary(b) => b.to_vec(),

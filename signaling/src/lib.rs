@@ -8,11 +8,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod abuse;
 pub mod config;
 pub mod core;
 pub mod dtls;
 pub mod engine;
 pub mod http;
+pub mod links;
 pub mod route;
 mod run;
 pub mod sdp;

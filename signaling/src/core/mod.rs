@@ -170,6 +170,9 @@ pub struct Core {
     txn_events: Vec<(Option<CallId>, TxnEvent)>,
     /// Registered browsers by lower-cased user.
     bindings: HashMap<String, Binding>,
+    /// Trunk dialogs we cancelled, by Call-ID, kept until 64*T1 in case a 2xx crosses the
+    /// CANCEL.
+    cancelled: HashMap<String, (dialog::Dialog, Instant)>,
     /// The OPTIONS keepalive in flight, and when the next is due.
     options_key: Option<TxnKey>,
     next_options: Option<Instant>,
@@ -211,6 +214,7 @@ impl Core {
             txn_calls: HashMap::new(),
             txn_events: Vec::new(),
             bindings: HashMap::new(),
+            cancelled: HashMap::new(),
             options_key: None,
             next_options: None,
             next_call: 1,

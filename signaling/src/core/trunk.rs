@@ -205,7 +205,12 @@ impl Core {
         while !self.txn_events.is_empty() {
             let events = std::mem::take(&mut self.txn_events);
             for (call, ev) in events {
-                let Some(id) = call else { continue };
+                let Some(id) = call else {
+                    if let TxnEvent::Response(r) = &ev {
+                        self.late_answer(r, now);
+                    }
+                    continue;
+                };
                 match ev {
                     TxnEvent::Response(r) => self.trunk_response(id, r, now).await,
                     TxnEvent::Request(ack) => self.trunk_ack(id, &ack),
@@ -276,6 +281,7 @@ impl Core {
             self.trunk_pump(&key, now);
         }
         self.trunk_drain_events(now).await;
+        self.cancelled.retain(|_, (_, until)| *until > now);
         let mut dead = Vec::new();
         if let Some(trunk) = self.trunk.as_ref() {
             for call in self.calls.values_mut() {
@@ -327,13 +333,20 @@ impl Core {
                 self.trunk_pump(&key, now);
             }
             (None, Message::Request(req)) => self.trunk_new_request(req, now).await,
-            (None, Message::Response(resp)) => self.trunk_stray_response(resp),
+            (None, Message::Response(resp)) => self.trunk_stray_response(resp, now),
         }
         self.trunk_drain_events(now).await;
     }
 
     /// A 2xx retransmitted after its transaction ended still needs an ACK (§13.2.2.4).
-    fn trunk_stray_response(&mut self, resp: Response) {
+    fn trunk_stray_response(&mut self, resp: Response, now: Instant) {
+        if self
+            .cancelled
+            .contains_key(resp.call_id().unwrap_or_default())
+        {
+            self.late_answer(&resp, now);
+            return;
+        }
         let Some(&id) = resp.call_id().and_then(|c| self.by_trunk.get(c)) else {
             return;
         };

@@ -268,6 +268,16 @@ impl Core {
             self.trunk_bye(id, now);
         } else if outbound {
             let cancel = leg.invite.cancel();
+            // RFC 3261 §9.1: a 2xx may cross the CANCEL; remember the dialog to ACK and BYE it.
+            let timeout = self
+                .trunk
+                .as_ref()
+                .map(|t| t.timers.timeout())
+                .unwrap_or_default();
+            self.cancelled.insert(
+                leg.dialog.call_id.clone(),
+                (leg.dialog.clone(), now + timeout),
+            );
             self.trunk_send(None, cancel, now);
         } else if let Some(key) = leg.invite_key.clone() {
             // Inbound, not answered: the browser declined or vanished.
@@ -281,5 +291,38 @@ impl Core {
             self.trunk_respond(&key, r, now);
         }
         self.close_trunk_leg(id);
+    }
+}
+
+impl Core {
+    /// A 2xx for an INVITE we already cancelled: the call exists at the trunk, so it gets its
+    /// ACK and at once a BYE (RFC 3261 §15).
+    pub(super) fn late_answer(&mut self, resp: &Response, now: Instant) {
+        let Some(call_id) = resp.call_id() else {
+            return;
+        };
+        if resp.is_provisional() || resp.cseq().is_none_or(|c| c.1 != Method::Invite) {
+            return;
+        }
+        // A final answer: a non-2xx (the 487) means the CANCEL won; a 2xx that it lost.
+        let Some((mut dialog, _)) = self.cancelled.remove(call_id) else {
+            return;
+        };
+        if !resp.is_success() {
+            return;
+        }
+        dialog.update_from_response(resp);
+        let cseq = resp.cseq().map_or(1, |c| c.0);
+        let via = self.trunk_via();
+        let ack = dialog.request(Method::Ack, &via, Some(cseq));
+        self.trunk_send(None, ack, now);
+        let via = self.trunk_via();
+        let mut bye = dialog.request(Method::Bye, &via, None);
+        bye.headers.push("Content-Length", "0");
+        tracing::info!(
+            call_id,
+            "trunk answered a cancelled call; ending it with BYE"
+        );
+        self.trunk_send(None, bye, now);
     }
 }

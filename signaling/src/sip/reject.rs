@@ -49,7 +49,12 @@ fn looks_like_request(start: &str) -> bool {
 }
 
 fn salvage(h: &Headers) -> Option<Response> {
-    validate_mandatory(h).ok()?;
+    // A broken CSeq is itself worth a 400: it is copied back as received (the client's
+    // transaction matches on Via branch and Call-ID), so only the others must be sound.
+    match validate_mandatory(h) {
+        Ok(_) | Err(ParseError::Invalid("CSeq")) => {}
+        Err(_) => return None,
+    }
     let vias: Vec<&str> = h.get_all("Via").collect();
     let top = Via::parse(vias.first()?).ok()?;
     let (from, to, call_id, cseq) = (
@@ -127,6 +132,21 @@ mod tests {
         );
         let raw = format!("INVITE sip:c@d SIP/2.0\r\n{HEAD}Content-Length: 10\r\n\r\nshort");
         assert_eq!(answer(&raw).unwrap().0, 400);
+    }
+
+    #[test]
+    fn broken_cseq_gets_400_with_the_cseq_copied() {
+        for cseq in ["one OPTIONS", "7"] {
+            let head = HEAD.replace("CSeq: 1 INVITE", &format!("CSeq: {cseq}"));
+            let raw = format!("OPTIONS sip:c@d SIP/2.0\r\n{head}\r\n");
+            let err = Message::parse(raw.as_bytes()).unwrap_err();
+            let resp = err
+                .bad_request(raw.as_bytes())
+                .expect("a 400 for a broken CSeq");
+            assert_eq!(resp.status, 400);
+            assert_eq!(resp.headers.get("CSeq"), Some(cseq));
+            assert_eq!(resp.headers.get("Call-ID"), Some("x1"));
+        }
     }
 
     #[test]
