@@ -1,6 +1,7 @@
 //! `ferry-perf`: the load generator for a running Ferry engine, and the floor it is measured
 //! against.
 
+mod calls;
 mod cpu;
 mod floor;
 mod load;
@@ -79,6 +80,9 @@ enum Command {
         #[arg(long)]
         echo_pid: Option<u32>,
     },
+    /// Place calls through Ferry as a scripted browser (WebSocket, SIP, ICE, DTLS, SRTP echo)
+    /// and report setups per second, failures by cause, setup latency and CPU per setup.
+    Calls(calls::Args),
     /// Run the floor: a bare recvmmsg/sendmmsg UDP echo (no crypto, no lookup).
     Floor {
         /// Address to listen on.
@@ -166,6 +170,7 @@ fn run(cmd: Command) -> Result<(), String> {
             println!();
             Ok(())
         }
+        Command::Calls(args) => calls::main(args),
         Command::Floor { listen, duration } => {
             let sock = UdpSocket::bind(listen).map_err(|e| e.to_string())?;
             sock.set_read_timeout(Some(Duration::from_millis(100)))
