@@ -128,7 +128,9 @@ async fn run(
     mut requests: mpsc::UnboundedReceiver<(Message, Pending)>,
     events: mpsc::UnboundedSender<EngineEvent>,
 ) {
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
+    // One read per burst of frames, not two per frame (length, then body).
+    let mut rd = tokio::io::BufReader::with_capacity(256 * 1024, rd);
     // A reading task of its own: `read_exact` is not cancel-safe, so it must never sit in a
     // `select!` that may drop it halfway through a frame.
     let (frames_tx, mut frames) = mpsc::unbounded_channel();

@@ -201,6 +201,7 @@ async fn serve_ws(st: HttpState, conn: ConnId, peer: SocketAddr, socket: WebSock
 
 /// Serves plain HTTP on an already-bound listener.
 pub async fn serve_plain(listener: TcpListener, app: Router) -> std::io::Result<()> {
+    let listener = NoDelay(listener);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<PeerAddr>(),
@@ -223,6 +224,7 @@ pub async fn serve_tls(
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             };
+            let _ = tcp.set_nodelay(true);
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             // Handshakes run beside the accept loop: one slow client must not stall the rest.
             tokio::spawn(async move {
@@ -267,10 +269,27 @@ impl axum::serve::Listener for TlsListener {
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
-    for PeerAddr
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+/// A TCP listener whose connections have TCP_NODELAY: without it a 200 OK sent right after
+/// the 100 Trying waits ~40 ms for the browser's delayed ACK (Nagle), on every call setup.
+struct NoDelay(TcpListener);
+
+impl axum::serve::Listener for NoDelay {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (s, a) = axum::serve::Listener::accept(&mut self.0).await;
+        let _ = s.set_nodelay(true);
+        (s, a)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, NoDelay>> for PeerAddr {
+    fn connect_info(s: axum::serve::IncomingStream<'_, NoDelay>) -> Self {
         Self(*s.remote_addr())
     }
 }

@@ -66,7 +66,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         eprintln!("ferry signal: https://{addr}/ (wss://{addr}/sip)");
         servers.spawn(http::serve_tls(l, tls, app.clone()));
     }
-    let mut core = Core::new(cfg.clone(), engine, cert, trunk);
+    let mut core = Core::new(cfg.clone(), engine, cert, trunk, tx.clone());
     if !sessions.is_empty() {
         let back = core.restore(&sessions, std::time::Instant::now());
         tracing::info!(

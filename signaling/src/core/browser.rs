@@ -220,9 +220,7 @@ impl Core {
         let offer = match sdp::parse_webrtc(&body) {
             Ok(o) => o,
             Err(e) => {
-                let mut r = response(&req, e.sip_status(), "Not Acceptable Here", None);
-                r.headers.push("Warning", &format!("399 ferry \"{e}\""));
-                self.ws_send(conn, text(r));
+                self.ws_send(conn, text(super::msg::sdp_refusal(&req, &e)));
                 self.count_failure(e.sip_status());
                 return;
             }
@@ -242,26 +240,8 @@ impl Core {
             return;
         };
         let id = self.new_call_id();
-        let call = Call {
-            id,
-            dir: Dir::Outbound,
-            phase: Phase::Setup,
-            browser: BrowserLeg {
-                conn,
-                invite: req,
-                dialog,
-                webrtc: Some(offer),
-                rang: false,
-                answer_sdp: None,
-            },
-            trunk: None,
-            media: Media::new(&mut self.rng),
-            started: now,
-            pending_reinvite: None,
-            sdp_version: 1,
-            trunk_sdp_version: 1,
-            hangup: None,
-        };
+        let leg = BrowserLeg::new(conn, req, dialog, Some(offer));
+        let call = Call::new(id, Dir::Outbound, leg, Media::new(&mut self.rng), now);
         self.calls.insert(id, call);
         self.by_browser.insert(call_id, id);
         if let Err(e) = self.setup_media(id, dest == Route::Echo, now).await {
@@ -347,27 +327,27 @@ impl Core {
         format!("<sip:ferry@{host};transport=ws>")
     }
 
-    async fn browser_bye_in(&mut self, conn: ConnId, req: Request, now: Instant) {
-        let Some(id) = self.call_of(&req) else {
-            self.ws_send(
-                conn,
-                text(response(&req, 481, "Call/Transaction Does Not Exist", None)),
-            );
-            return;
+    /// The call an in-dialog BYE or CANCEL is for, after answering it 200 (481 if none).
+    fn answer_in_dialog(&mut self, conn: ConnId, req: &Request) -> Option<CallId> {
+        let id = self.call_of(req);
+        let r = match id {
+            Some(_) => response(req, 200, "OK", None),
+            None => response(req, 481, "Call/Transaction Does Not Exist", None),
         };
-        self.ws_send(conn, text(response(&req, 200, "OK", None)));
-        self.end_call(id, Hangup::Browser, now).await;
+        self.ws_send(conn, text(r));
+        id
+    }
+
+    async fn browser_bye_in(&mut self, conn: ConnId, req: Request, now: Instant) {
+        if let Some(id) = self.answer_in_dialog(conn, &req) {
+            self.end_call(id, Hangup::Browser, now).await;
+        }
     }
 
     async fn browser_cancel(&mut self, conn: ConnId, req: Request, now: Instant) {
-        let Some(id) = self.call_of(&req) else {
-            self.ws_send(
-                conn,
-                text(response(&req, 481, "Call/Transaction Does Not Exist", None)),
-            );
+        let Some(id) = self.answer_in_dialog(conn, &req) else {
             return;
         };
-        self.ws_send(conn, text(response(&req, 200, "OK", None)));
         let pending = self
             .calls
             .get(&id)

@@ -8,7 +8,6 @@ use ferry_control::{LegAddrs, LegSpec, SessionId};
 use super::ConnId;
 use super::dialog::Dialog;
 use super::trunk::Retransmit;
-use crate::dtls::DtlsSession;
 use crate::sdp::{PlainSession, WebRtcSession};
 use crate::sip::Request;
 use crate::sip::txn::TxnKey;
@@ -84,8 +83,8 @@ pub struct Media {
     pub ice_ufrag: String,
     /// Our ICE password.
     pub ice_pwd: String,
-    /// The DTLS handshake (server role unless the browser is passive).
-    pub dtls: Option<DtlsSession>,
+    /// The DTLS handshake's task (server role unless the browser is passive).
+    pub dtls: Option<tokio::sync::mpsc::UnboundedSender<super::dtls_task::DtlsIn>>,
     /// Where DTLS records go: the address the browser's records came from (ICE-verified).
     pub dtls_peer: Option<SocketAddr>,
     /// Whether SRTP keys are in the engine.
@@ -117,4 +116,42 @@ pub struct Call {
     pub trunk_sdp_version: u64,
     /// Why the call is ending, once it is.
     pub hangup: Option<super::Hangup>,
+}
+
+impl BrowserLeg {
+    /// A browser leg on `conn` for `invite` (received or sent), nothing relayed yet.
+    pub fn new(
+        conn: ConnId,
+        invite: Request,
+        dialog: Dialog,
+        webrtc: Option<WebRtcSession>,
+    ) -> Self {
+        Self {
+            conn,
+            invite,
+            dialog,
+            webrtc,
+            rang: false,
+            answer_sdp: None,
+        }
+    }
+}
+
+impl Call {
+    /// A call in setup.
+    pub fn new(id: CallId, dir: Dir, browser: BrowserLeg, media: Media, now: Instant) -> Self {
+        Self {
+            id,
+            dir,
+            phase: Phase::Setup,
+            browser,
+            trunk: None,
+            media,
+            started: now,
+            pending_reinvite: None,
+            sdp_version: 1,
+            trunk_sdp_version: 1,
+            hangup: None,
+        }
+    }
 }

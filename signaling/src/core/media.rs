@@ -14,6 +14,7 @@ use ferry_control::{
 use rand::Rng;
 
 use super::call::{Dir, Media};
+use super::dtls_task::{DtlsIn, DtlsOut};
 use super::{CallId, Core, Hangup};
 use crate::dtls::{DtlsEvent, DtlsSession, DtlsTimers, Role, SrtpMaterial};
 use crate::engine::EngineEvent;
@@ -146,7 +147,13 @@ impl Core {
         }
         let dtls = DtlsSession::new(role, &self.cert, fps, DtlsTimers::default(), now)
             .map_err(|e| format!("dtls: {e}"))?;
-        call.media.dtls = Some(dtls);
+        call.media.dtls = Some(super::dtls_task::spawn(id, dtls, self.inputs.clone()));
+        if let Some(peer) = call.media.dtls_peer {
+            // ICE latched before the browser's answer came (a client-role handshake).
+            if let Some(d) = &call.media.dtls {
+                let _ = d.send(DtlsIn::Peer(peer));
+            }
+        }
         self.install(id).await
     }
 
@@ -236,13 +243,12 @@ impl Core {
                 let Some(call) = self.calls.get_mut(&id) else {
                     return;
                 };
-                call.media.dtls_peer = Some(from);
-                if let Some(d) = call.media.dtls.as_mut() {
-                    if let Err(e) = d.handle_datagram(now, &payload) {
-                        tracing::debug!(?id, "dtls record: {e}");
-                    }
+                let Some(d) = &call.media.dtls else { return };
+                if call.media.dtls_peer != Some(from) {
+                    call.media.dtls_peer = Some(from);
+                    let _ = d.send(DtlsIn::Peer(from));
                 }
-                self.pump_dtls(id).await;
+                let _ = d.send(DtlsIn::Datagram(payload));
             }
             Message::Latched {
                 session,
@@ -252,12 +258,17 @@ impl Core {
                 let Some(&id) = self.by_session.get(&session) else {
                     return;
                 };
-                if let Some(call) = self.calls.get_mut(&id) {
-                    // A DTLS client (browser answered passive) can only speak once ICE has
-                    // verified where the browser is.
-                    call.media.dtls_peer.get_or_insert(addr);
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                // A DTLS client (browser answered passive) can only speak once ICE has
+                // verified where the browser is.
+                if call.media.dtls_peer.is_none() {
+                    call.media.dtls_peer = Some(addr);
+                    if let Some(d) = &call.media.dtls {
+                        let _ = d.send(DtlsIn::Peer(addr));
+                    }
                 }
-                self.pump_dtls(id).await;
             }
             Message::Ended { session, reason } => {
                 let Some(&id) = self.by_session.get(&session) else {
@@ -268,35 +279,17 @@ impl Core {
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.media.session = None; // already gone from the engine
                 }
-                self.end_call(id, Hangup::Media, Instant::now()).await;
+                self.end_call(id, Hangup::Media, now).await;
             }
             _ => {}
         }
     }
 
-    /// Sends what DTLS wants sent and acts on what it reports.
-    async fn pump_dtls(&mut self, id: CallId) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let (Some(session), Some(dtls)) = (call.media.session, call.media.dtls.as_mut()) else {
-            return;
-        };
-        if let Some(to) = call.media.dtls_peer {
-            while let Some(payload) = dtls.poll_transmit() {
-                self.engine.send(Message::DtlsSend {
-                    session,
-                    leg: LegId::A,
-                    to,
-                    payload,
-                });
-            }
-        }
-        let mut events = Vec::new();
-        while let Some(ev) = dtls.poll_event() {
-            events.push(ev);
-        }
-        for ev in events {
+    /// One step of a call's DTLS task: keys into the engine first, then the datagrams, so the
+    /// browser's first SRTP packet (right after our last flight) finds its keys.
+    pub(super) async fn on_dtls(&mut self, out: DtlsOut) {
+        let id = out.call;
+        for ev in out.events {
             match ev {
                 DtlsEvent::Connected { local, remote, .. } => {
                     if let Err(e) = self.install_keys(id, &local, &remote).await {
@@ -312,6 +305,18 @@ impl Core {
                 }
                 DtlsEvent::Closed => {}
             }
+        }
+        let Some(session) = self.calls.get(&id).and_then(|c| c.media.session) else {
+            return;
+        };
+        let Some(to) = out.to else { return };
+        for payload in out.transmit {
+            self.engine.send(Message::DtlsSend {
+                session,
+                leg: LegId::A,
+                to,
+                payload,
+            });
         }
     }
 
@@ -332,20 +337,6 @@ impl Core {
             "dtls done; srtp keys installed"
         );
         self.install(id).await
-    }
-
-    /// DTLS retransmissions and handshake timeouts.
-    pub(super) async fn media_timeout(&mut self, id: CallId, now: Instant) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Some(dtls) = call.media.dtls.as_mut() else {
-            return;
-        };
-        if dtls.poll_timeout().is_some_and(|t| t <= now) {
-            dtls.handle_timeout(now);
-            self.pump_dtls(id).await;
-        }
     }
 
     /// Removes the engine session and forgets the call.

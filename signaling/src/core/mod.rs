@@ -8,6 +8,7 @@
 mod browser;
 mod call;
 mod dialog;
+mod dtls_task;
 mod info;
 mod media;
 mod msg;
@@ -120,6 +121,8 @@ pub enum Input {
     },
     /// The engine said something.
     Engine(EngineEvent),
+    /// A call's DTLS task made a step.
+    Dtls(dtls_task::DtlsOut),
 }
 
 /// How often timers (retransmissions, DTLS, expiry) are looked at.
@@ -154,6 +157,8 @@ pub struct CoreStats {
 pub struct Core {
     cfg: Arc<Config>,
     engine: EngineHandle,
+    /// Our own input channel, for the tasks the core starts (DTLS).
+    inputs: mpsc::Sender<Input>,
     cert: Arc<Certificate>,
     trunk: Option<TrunkSocket>,
     /// Addresses advertised in browser candidates.
@@ -197,11 +202,13 @@ impl Core {
         engine: EngineHandle,
         cert: Arc<Certificate>,
         trunk: Option<TrunkSocket>,
+        inputs: mpsc::Sender<Input>,
     ) -> Self {
         let candidates = cfg.candidate_addrs();
         Self {
             cfg,
             engine,
+            inputs,
             cert,
             trunk,
             candidates,
@@ -248,14 +255,11 @@ impl Core {
             Input::WsClosed { conn } => self.handle_ws_closed(conn, now).await,
             Input::Trunk { from, bytes } => self.handle_trunk(from, &bytes, now).await,
             Input::Engine(ev) => self.handle_engine(ev, now).await,
+            Input::Dtls(out) => self.on_dtls(out).await,
         }
     }
 
     async fn handle_timeout(&mut self, now: Instant) {
-        let ids: Vec<CallId> = self.calls.keys().copied().collect();
-        for id in ids {
-            self.media_timeout(id, now).await;
-        }
         self.trunk_timeouts(now).await;
         self.bindings.retain(|_, b| b.expires > now);
         self.stats.active = self.calls.len();

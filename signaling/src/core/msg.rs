@@ -39,3 +39,11 @@ pub fn set_tag(headers: &mut crate::sip::Headers, name: &str, tag: &str) {
 pub fn text(resp: Response) -> String {
     String::from_utf8_lossy(&Message::Response(resp).to_bytes()).into_owned()
 }
+
+/// The refusal of an SDP we cannot take: 488 (400 for garbage), with the reason in a Warning
+/// (RFC 3261 §20.43: code 399, miscellaneous).
+pub fn sdp_refusal(req: &Request, e: &crate::sdp::SdpError) -> Response {
+    let mut r = response(req, e.sip_status(), "Not Acceptable Here", None);
+    r.headers.push("Warning", &format!("399 ferry \"{e}\""));
+    r
+}

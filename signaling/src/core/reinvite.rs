@@ -63,9 +63,7 @@ impl Core {
         let offer = match sdp::parse_webrtc(&body) {
             Ok(o) => o,
             Err(e) => {
-                let mut r = response(&req, e.sip_status(), "Not Acceptable Here", None);
-                r.headers.push("Warning", &format!("399 ferry \"{e}\""));
-                self.ws_send(conn, text(r));
+                self.ws_send(conn, text(super::msg::sdp_refusal(&req, &e)));
                 return;
             }
         };

@@ -26,9 +26,7 @@ impl Core {
         let offer = match sdp::parse_plain(&body) {
             Ok(o) => o,
             Err(e) => {
-                let mut r = response(&req, e.sip_status(), "Not Acceptable Here", None);
-                r.headers.push("Warning", &format!("399 ferry \"{e}\""));
-                self.trunk_respond(&key, r, now);
+                self.trunk_respond(&key, super::msg::sdp_refusal(&req, &e), now);
                 return;
             }
         };
@@ -66,34 +64,17 @@ impl Core {
         let Some(browser_dialog) = Dialog::uac(&inv, &tag) else {
             return;
         };
-        let call = Call {
-            id,
-            dir: Dir::Inbound,
-            phase: Phase::Setup,
-            browser: BrowserLeg {
-                conn: binding.conn,
-                invite: inv,
-                dialog: browser_dialog,
-                webrtc: None,
-                rang: false,
-                answer_sdp: None,
-            },
-            trunk: Some(TrunkLeg {
-                invite: req,
-                invite_key: Some(key.clone()),
-                dialog: trunk_dialog.clone(),
-                answered: false,
-                auth_tried: false,
-                plain: Some(offer),
-                ok_retransmit: None,
-            }),
-            media: Media::new(&mut self.rng),
-            started: now,
-            pending_reinvite: None,
-            sdp_version: 1,
-            trunk_sdp_version: 1,
-            hangup: None,
-        };
+        let leg = BrowserLeg::new(binding.conn, inv, browser_dialog, None);
+        let mut call = Call::new(id, Dir::Inbound, leg, Media::new(&mut self.rng), now);
+        call.trunk = Some(TrunkLeg {
+            invite: req,
+            invite_key: Some(key.clone()),
+            dialog: trunk_dialog.clone(),
+            answered: false,
+            auth_tried: false,
+            plain: Some(offer),
+            ok_retransmit: None,
+        });
         self.calls.insert(id, call);
         self.by_browser.insert(call_id, id);
         self.by_trunk.insert(trunk_dialog.call_id, id);

@@ -129,7 +129,11 @@ pub fn admit(
     now_unix: u64,
 ) -> Result<LinkClaims, LinkError> {
     let claims = keyring.verify(token, now_unix)?;
-    if claims.one_time && store.is_used(&claims.id).map_err(|e| LinkError::Store(e.to_string()))? {
+    if claims.one_time
+        && store
+            .is_used(&claims.id)
+            .map_err(|e| LinkError::Store(e.to_string()))?
+    {
         return Err(LinkError::AlreadyUsed);
     }
     Ok(claims)

@@ -9,11 +9,12 @@
 pub fn parse_time(s: &str) -> Result<u64, String> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().map_err(|_| format!("{s}: unix time out of range"));
+        return s
+            .parse()
+            .map_err(|_| format!("{s}: unix time out of range"));
     }
-    parse_rfc3339(s).ok_or_else(|| {
-        format!("{s}: expected RFC 3339 (2026-12-24T09:00:00Z) or unix seconds")
-    })
+    parse_rfc3339(s)
+        .ok_or_else(|| format!("{s}: expected RFC 3339 (2026-12-24T09:00:00Z) or unix seconds"))
 }
 
 fn parse_rfc3339(s: &str) -> Option<u64> {
@@ -26,7 +27,9 @@ fn parse_rfc3339(s: &str) -> Option<u64> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -124,7 +127,10 @@ mod tests {
         // `date -u -d 2026-12-24T09:00:00Z +%s`
         assert_eq!(parse_time("2026-12-24T09:00:00Z"), Ok(1_798_102_800));
         assert_eq!(parse_time("2026-12-24T10:00:00+01:00"), Ok(1_798_102_800));
-        assert_eq!(parse_time("2026-12-24t08:30:00.123-00:30"), Ok(1_798_102_800));
+        assert_eq!(
+            parse_time("2026-12-24t08:30:00.123-00:30"),
+            Ok(1_798_102_800)
+        );
         assert_eq!(parse_time("2024-02-29T00:00:00Z"), Ok(1_709_164_800));
         assert_eq!(parse_time(" 1798102800 "), Ok(1_798_102_800));
         assert_eq!(format_time(1_798_102_800), "2026-12-24T09:00:00Z");
