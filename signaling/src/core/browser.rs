@@ -215,6 +215,7 @@ impl Core {
             self.browser_reinvite(id, conn, req, now).await;
             return;
         }
+        self.stats.attempts += 1;
         self.ws_send(conn, text(response(&req, 100, "Trying", None)));
         let body = String::from_utf8_lossy(&req.body).into_owned();
         let offer = match sdp::parse_webrtc(&body) {

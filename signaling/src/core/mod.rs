@@ -14,6 +14,7 @@ mod media;
 mod msg;
 mod persist;
 mod reinvite;
+mod snapshot;
 mod transport;
 mod trunk;
 mod trunk_in;
@@ -34,6 +35,7 @@ use crate::dtls::Certificate;
 use crate::engine::{EngineEvent, EngineHandle};
 pub use call::CallId;
 use call::{Call, Dir, Phase};
+pub use snapshot::{CallSummary, Snapshot};
 pub use trunk::TrunkSocket;
 
 use crate::sip::txn::{Txn, TxnEvent, TxnKey};
@@ -123,6 +125,8 @@ pub enum Input {
     Engine(EngineEvent),
     /// A call's DTLS task made a step.
     Dtls(dtls_task::DtlsOut),
+    /// The admin API asks for counters and calls.
+    Snapshot(tokio::sync::oneshot::Sender<Snapshot>),
 }
 
 /// How often timers (retransmissions, DTLS, expiry) are looked at.
@@ -135,8 +139,10 @@ struct Conn {
 }
 
 /// Counters the admin API and tests read.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct CoreStats {
+    /// New INVITEs taken up (from browsers and from the trunk).
+    pub attempts: u64,
     /// Calls that reached 200 OK on the browser leg.
     pub answered: u64,
     /// Calls that failed before answer, by SIP status sent to the browser.
@@ -256,6 +262,9 @@ impl Core {
             Input::Trunk { from, bytes } => self.handle_trunk(from, &bytes, now).await,
             Input::Engine(ev) => self.handle_engine(ev, now).await,
             Input::Dtls(out) => self.on_dtls(out).await,
+            Input::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot(now));
+            }
         }
     }
 

@@ -16,6 +16,7 @@ use crate::sip::{Method, NameAddr, Request, Response, Uri};
 impl Core {
     /// A new INVITE from the trunk: find the registered browser and offer it the call.
     pub(super) async fn trunk_incoming_invite(&mut self, key: TxnKey, req: Request, now: Instant) {
+        self.stats.attempts += 1;
         let user = req.uri.user.clone().unwrap_or_default();
         let Some(binding) = self.bindings.get(&user.to_ascii_lowercase()).cloned() else {
             let r = response(&req, 404, "Not Found", None);
