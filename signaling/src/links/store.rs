@@ -20,10 +20,10 @@ const CACHE_BYTES: usize = 4 << 20;
 /// The store failed (I/O, corruption, locked by another process).
 #[derive(Debug, thiserror::Error)]
 #[error("link store: {0}")]
-pub struct StoreError(#[from] redb::Error);
+pub struct StoreError(Box<redb::Error>);
 
 fn db_err(e: impl Into<redb::Error>) -> StoreError {
-    StoreError(e.into())
+    StoreError(Box::new(e.into()))
 }
 
 /// Why [`LinkStore::consume`] did not mark a link.
