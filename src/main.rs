@@ -33,6 +33,8 @@ enum Command {
     Signal(SignalArgs),
     /// Print the engine's counters and latency percentiles.
     Stats(StatsArgs),
+    /// Create signed call links; rotate and retire their keys.
+    Link(ferry_signaling::links::LinkArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -162,6 +164,7 @@ fn main() -> ExitCode {
         Command::Engine(args) => run_engine(args),
         Command::Signal(args) => run_signal(args),
         Command::Stats(args) => run_stats(&args),
+        Command::Link(args) => ferry_signaling::links::cli::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
