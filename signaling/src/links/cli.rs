@@ -43,7 +43,7 @@ pub struct LinkArgs {
 pub enum LinkCommand {
     /// Print a signed call link.
     Create {
-        /// Public base URL of Ferry's web page, e.g. https://call.example.com.
+        /// Public base URL of Ferry's web page, such as <https://call.example.com>.
         #[arg(long)]
         base_url: String,
         /// Destination the link may call (a service name such as `sales`).
