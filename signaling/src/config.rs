@@ -27,6 +27,9 @@ pub struct Config {
     /// Accept REGISTER from browsers so the trunk can call them (a local registrar; the
     /// binding lives as long as the browser's WebSocket).
     pub registrar: bool,
+    /// The admin API and `/metrics` (disabled without a token).
+    #[serde(default)]
+    pub admin: crate::admin::AdminConfig,
 }
 
 /// Browser-facing listeners.
@@ -137,6 +140,7 @@ impl Default for Config {
             engine_socket: PathBuf::from("/run/ferry/engine.sock"),
             state_dir: PathBuf::from("/var/lib/ferry"),
             registrar: true,
+            admin: crate::admin::AdminConfig::default(),
         }
     }
 }
@@ -197,6 +201,7 @@ impl Config {
         if self.http.max_message < 1024 {
             return Err("http.max_message: below 1024 bytes".into());
         }
+        self.admin.check().map_err(|e| e.to_string())?;
         Ok(())
     }
 

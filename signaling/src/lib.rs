@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod abuse;
+pub mod admin;
 pub mod config;
 pub mod core;
 pub mod dtls;

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::core::{Core, Input, TrunkSocket};
 use crate::dtls::Certificate;
 use crate::engine::{EngineEvent, EngineHandle};
-use crate::http;
+use crate::{admin, http};
 
 /// Inputs queued for the core before transports feel backpressure.
 const CORE_QUEUE: usize = 16_384;
@@ -45,11 +45,16 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             }
         }
     });
+    let token = cfg.admin.load_token().map_err(|e| e.to_string())?;
+    let admin_state =
+        admin::AdminState::new(tx.clone(), engine.clone(), token, cfg.admin.metrics_open);
+    eprintln!("ferry signal: {}", admin_state.describe());
     let app = http::router(http::HttpState::new(
         tx.clone(),
         cfg.http.allowed_origins.clone(),
         cfg.http.max_message,
-    ));
+    ))
+    .merge(admin::router(admin_state));
     let mut servers = tokio::task::JoinSet::new();
     if let Some(addr) = cfg.http.listen {
         let l = TcpListener::bind(addr)
