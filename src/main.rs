@@ -204,7 +204,7 @@ fn run_engine(args: EngineArgs) -> Result<(), String> {
 fn signal_config(args: &SignalArgs) -> Result<ferry_signaling::config::Config, String> {
     use ferry_signaling::config::{Config, TrunkConfig};
     let mut cfg = match &args.config {
-        Some(p) => Config::load(p)?,
+        Some(p) => Config::load_unchecked(p)?,
         None => Config::default(),
     };
     if let Some(s) = &args.socket {
@@ -241,7 +241,9 @@ fn signal_config(args: &SignalArgs) -> Result<ferry_signaling::config::Config, S
     if let Some(d) = &args.state_dir {
         cfg.state_dir = d.clone();
     }
-    cfg.check()?;
+    let file = args.config.as_ref().map(|p| format!("{}: ", p.display()));
+    cfg.check()
+        .map_err(|e| format!("{}{e}", file.unwrap_or_default()))?;
     Ok(cfg)
 }
 

@@ -27,6 +27,11 @@ pub struct Config {
     /// Accept REGISTER from browsers so the trunk can call them (a local registrar; the
     /// binding lives as long as the browser's WebSocket).
     pub registrar: bool,
+    /// Named destinations anonymous visitors may call (`sales = { target = "2000" }`); when
+    /// any is set, nothing else is reachable anonymously.
+    pub services: std::collections::BTreeMap<String, crate::product::Service>,
+    /// What an anonymous caller must show (CAPTCHA).
+    pub anonymous: crate::product::AnonymousConfig,
     /// The admin API and `/metrics` (disabled without a token).
     #[serde(default)]
     pub admin: crate::admin::AdminConfig,
@@ -140,6 +145,8 @@ impl Default for Config {
             engine_socket: PathBuf::from("/run/ferry/engine.sock"),
             state_dir: PathBuf::from("/var/lib/ferry"),
             registrar: true,
+            services: Default::default(),
+            anonymous: Default::default(),
             admin: crate::admin::AdminConfig::default(),
         }
     }
@@ -168,6 +175,13 @@ impl Default for SipConfig {
 }
 
 impl Config {
+    /// Reads a TOML file without the cross-field checks, for callers that apply command-line
+    /// overrides first and then call [`Config::check`] (a `--trunk` may complete a file).
+    pub fn load_unchecked(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// Reads and checks a TOML file; the error names the file, the key and the reason.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -197,6 +211,25 @@ impl Config {
             if t.codecs.is_empty() {
                 return Err("trunk.codecs: empty".into());
             }
+        }
+        for (name, svc) in &self.services {
+            if crate::route::route(Some(name), true) == crate::route::Route::None
+                || name.eq_ignore_ascii_case(crate::route::ECHO)
+            {
+                return Err(format!("services.{name}: not a usable destination name"));
+            }
+            if crate::route::route(Some(&svc.target), true) == crate::route::Route::None {
+                return Err(format!(
+                    "services.{name}.target: {:?} is not a dial string",
+                    svc.target
+                ));
+            }
+            if self.trunk.is_none() {
+                return Err(format!("services.{name}: services need a [trunk] to call"));
+            }
+        }
+        if !(8..=28).contains(&self.anonymous.captcha_bits) {
+            return Err("anonymous.captcha_bits: between 8 and 28".into());
         }
         if self.http.max_message < 1024 {
             return Err("http.max_message: below 1024 bytes".into());

@@ -16,6 +16,8 @@ pub mod dtls;
 pub mod engine;
 pub mod http;
 pub mod links;
+pub mod pages;
+pub mod product;
 pub mod route;
 mod run;
 pub mod sdp;

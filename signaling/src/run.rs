@@ -45,6 +45,21 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             }
         }
     });
+    let product = Arc::new(crate::product::Product::open(
+        cfg.services.clone(),
+        cfg.anonymous.clone(),
+        &cfg.state_dir,
+    )?);
+    if product.restricted() {
+        eprintln!(
+            "ferry signal: anonymous callers may reach only the services: {}",
+            product
+                .services()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let token = cfg.admin.load_token().map_err(|e| e.to_string())?;
     let admin_state =
         admin::AdminState::new(tx.clone(), engine.clone(), token, cfg.admin.metrics_open);
@@ -54,7 +69,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         cfg.http.allowed_origins.clone(),
         cfg.http.max_message,
     ))
-    .merge(admin::router(admin_state));
+    .merge(admin::router(admin_state))
+    .merge(crate::pages::router(product.clone()));
     let mut servers = tokio::task::JoinSet::new();
     if let Some(addr) = cfg.http.listen {
         let l = TcpListener::bind(addr)
@@ -71,7 +87,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         eprintln!("ferry signal: https://{addr}/ (wss://{addr}/sip)");
         servers.spawn(http::serve_tls(l, tls, app.clone()));
     }
-    let mut core = Core::new(cfg.clone(), engine, cert, trunk, tx.clone());
+    let mut core = Core::new(cfg.clone(), engine, cert, trunk, tx.clone(), product);
     if !sessions.is_empty() {
         let back = core.restore(&sessions, std::time::Instant::now());
         tracing::info!(

@@ -191,7 +191,12 @@ impl Ferry {
     /// Starts `ferry up` with the flags tests/browser/run.sh passes, plus a private media port
     /// block, one unpinned shard, and waits until HTTP answers and the engine socket exists.
     pub fn start(tag: &str, opts: FerryOpts) -> Self {
-        let dir = test_dir(tag);
+        Self::start_in(&test_dir(tag), opts)
+    }
+
+    /// [`Ferry::start`] in an existing directory: a restart that keeps the state directory.
+    pub fn start_in(dir: &Path, opts: FerryOpts) -> Self {
+        let dir = dir.to_path_buf();
         let http = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
         let sip = SocketAddr::from(([127, 0, 0, 1], free_udp_port(false)));
         let trunk = SocketAddr::from((

@@ -226,12 +226,9 @@ impl Core {
                 return;
             }
         };
-        let dest = route(req.uri.user.as_deref(), self.trunk.is_some());
-        if dest == Route::None {
-            self.ws_send(conn, text(response(&req, 404, "Not Found", None)));
-            self.count_failure(404);
+        let Some((dest, link)) = self.choose_route(conn, &req) else {
             return;
-        }
+        };
         let local_tag = crate::sip::util::new_tag(&mut self.rng);
         let Some(dialog) = Dialog::uas(&req, &local_tag) else {
             self.ws_send(
@@ -243,6 +240,8 @@ impl Core {
         let id = self.new_call_id();
         let leg = BrowserLeg::new(conn, req, dialog, Some(offer));
         let call = Call::new(id, Dir::Outbound, leg, Media::new(&mut self.rng), now);
+        let mut call = call;
+        call.link = link;
         self.calls.insert(id, call);
         self.by_browser.insert(call_id, id);
         if let Err(e) = self.setup_media(id, dest == Route::Echo, now).await {
@@ -254,6 +253,46 @@ impl Core {
             Route::Echo => self.answer_echo(id).await,
             Route::Trunk(user) => self.trunk_invite(id, &user, now).await,
             Route::None => {}
+        }
+    }
+
+    /// Where a browser's INVITE goes, or the refusal it gets (sent here). Open routing without
+    /// `[services]`; with them, an anonymous caller reaches only a service, with a solved
+    /// CAPTCHA or a valid call link, while a browser registered on this connection (a
+    /// subscriber) may dial anything, as its PBX account allows.
+    fn choose_route(
+        &mut self,
+        conn: ConnId,
+        req: &Request,
+    ) -> Option<(Route, Option<crate::links::LinkClaims>)> {
+        let user = req.uri.user.as_deref();
+        let subscriber = self.bindings.values().any(|b| b.conn == conn);
+        let echo = user.is_some_and(|u| u.eq_ignore_ascii_case(crate::route::ECHO));
+        if !self.product.restricted() || subscriber || echo {
+            let dest = route(user, self.trunk.is_some());
+            if dest == Route::None {
+                self.ws_send(conn, text(response(req, 404, "Not Found", None)));
+                self.count_failure(404);
+                return None;
+            }
+            return Some((dest, None));
+        }
+        let captcha = req.headers.get("X-Ferry-Captcha");
+        let link = req.headers.get("X-Ferry-Link");
+        match self.product.admit(user.unwrap_or_default(), captcha, link) {
+            Ok(a) => Some((Route::Trunk(a.target), a.link)),
+            Err(refusal) => {
+                let peer = self.conns.get(&conn).map(|c| c.peer.to_string());
+                tracing::warn!(
+                    dest = user.unwrap_or_default(),
+                    peer = peer.unwrap_or_default(),
+                    "anonymous call refused: {}",
+                    refusal.reason()
+                );
+                self.ws_send(conn, text(response(req, 403, refusal.reason(), None)));
+                self.count_failure(403);
+                None
+            }
         }
     }
 

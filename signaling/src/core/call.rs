@@ -116,6 +116,8 @@ pub struct Call {
     pub trunk_sdp_version: u64,
     /// Why the call is ending, once it is.
     pub hangup: Option<super::Hangup>,
+    /// The call link it came with (a one-time link is consumed when the call connects).
+    pub link: Option<crate::links::LinkClaims>,
 }
 
 impl BrowserLeg {
@@ -152,6 +154,7 @@ impl Call {
             sdp_version: 1,
             trunk_sdp_version: 1,
             hangup: None,
+            link: None,
         }
     }
 }

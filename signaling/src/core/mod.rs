@@ -165,6 +165,8 @@ pub struct Core {
     engine: EngineHandle,
     /// Our own input channel, for the tasks the core starts (DTLS).
     inputs: mpsc::Sender<Input>,
+    /// Services, CAPTCHA and call links (anonymous callers).
+    product: Arc<crate::product::Product>,
     cert: Arc<Certificate>,
     trunk: Option<TrunkSocket>,
     /// Addresses advertised in browser candidates.
@@ -209,12 +211,14 @@ impl Core {
         cert: Arc<Certificate>,
         trunk: Option<TrunkSocket>,
         inputs: mpsc::Sender<Input>,
+        product: Arc<crate::product::Product>,
     ) -> Self {
         let candidates = cfg.candidate_addrs();
         Self {
             cfg,
             engine,
             inputs,
+            product,
             cert,
             trunk,
             candidates,

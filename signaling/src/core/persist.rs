@@ -183,6 +183,7 @@ impl Core {
             sdp_version: 1,
             trunk_sdp_version: 1,
             hangup: None,
+            link: None,
         };
         self.by_browser.insert(browser.call_id, id);
         if let Some(t) = &call.trunk {

@@ -183,6 +183,18 @@ impl Core {
             self.fail_answered_trunk(id, 500, now).await;
             return;
         }
+        // A one-time link is spent when its call connects, not when the page opened; of two
+        // calls racing on one link, the second to connect is refused here.
+        let link = self.calls.get(&id).and_then(|c| c.link.clone());
+        if let Some(claims) = link {
+            if !self.product.consume(&claims) {
+                tracing::info!(?id, "call link already used by another call");
+                self.trunk_bye(id, now);
+                self.close_trunk_leg(id);
+                self.fail_browser(id, 403, "Link Already Used").await;
+                return;
+            }
+        }
         self.answer_browser(id, browser_sdp);
     }
 
