@@ -7,6 +7,7 @@ const HOST = location.hostname; // "[::1]" for IPv6, which is also the SIP URI f
 const WS = q.get('ws') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sip`;
 const USER = q.get('user'); // set: REGISTER as USER and auto-answer incoming calls
 const SELFTEST = q.get('selftest') === '1'; // loopback between two in-page peer connections, no SIP
+const DTMF_INFO = q.get('dtmf') === 'info'; // keys as SIP INFO (application/dtmf-relay), not RFC 4733
 
 const $ = (id) => document.getElementById(id);
 const log = (...a) => console.log('[ferry-test]', ...a);
@@ -22,12 +23,18 @@ const test = {
   registered: false,
   incoming: 0, // incoming calls seen (REGISTER mode)
   dtmfSent: [],
+  dtmfMode: DTMF_INFO ? 'info' : 'rfc4733',
+  status: null, // SIP status of the final response that failed the call, if any
+  held: false, // we put the call on hold (and the re-INVITE succeeded)
   events: [], // short history, for debugging a failed run
   stats,
   toneHz,
   call: (dest) => call(dest ?? $('dest').value),
   hangup: () => hangup(),
   dtmf: (key) => dtmf(key),
+  // Hold and resume by re-INVITE (a=sendonly, then a=sendrecv): resolve to { ok, ms, error }.
+  hold: () => reoffer(true),
+  unhold: () => reoffer(false),
 };
 window.ferryTest = test;
 
@@ -41,6 +48,8 @@ function setState(state, cause) {
   const inCall = state === 'calling' || state === 'connected';
   $('call').disabled = inCall;
   $('hangup').disabled = !inCall;
+  $('hold').disabled = state !== 'connected';
+  if (state !== 'connected') $('hold').textContent = 'Hold';
   log('state', state, cause ?? '');
 }
 
@@ -109,6 +118,13 @@ function toneHz() {
   return (k + delta) * binHz;
 }
 
+// The direction attribute of the audio section in the far end's current answer (or offer).
+function remoteDirection() {
+  const sdp = pc?.currentRemoteDescription?.sdp ?? pc?.remoteDescription?.sdp ?? '';
+  const audio = sdp.split(/\r?\nm=/).find((m) => m.startsWith('audio')) ?? '';
+  return audio.match(/^a=(sendrecv|sendonly|recvonly|inactive)\s*$/m)?.[1] ?? (audio ? 'sendrecv' : null);
+}
+
 async function stats() {
   const out = { inboundPackets: 0, outboundPackets: 0, bytesReceived: 0, jitter: null, packetsLost: 0, rtt: null };
   if (!pc) return out;
@@ -174,6 +190,7 @@ function jssipBackend() {
     confirmed: () => attachFromReceivers(),
     ended: (e) => { test.endedBy = e.originator; setState('ended', e.cause); session = null; },
     failed: (e) => {
+      test.status = e.message?.status_code ?? null;
       // JsSIP turns a transport error on an unanswered INVITE into a local CANCEL, and so reports
       // 'Canceled'; say what happened instead.
       const dead = e.cause === JsSIP.C.causes.CANCELED && !localHangup && !ua.isConnected();
@@ -204,7 +221,15 @@ function jssipBackend() {
       watchPc(session.connection);
     },
     hangup() { localHangup = true; session?.terminate(); },
-    dtmf(key) { session?.sendDTMF(key, { transportType: 'RFC2833' }); },
+    dtmf(key) { session?.sendDTMF(key, { transportType: DTMF_INFO ? 'INFO' : 'RFC2833' }); },
+    // JsSIP calls done once the re-INVITE got its 2xx; a refused one ends the call ('ended').
+    hold(on) {
+      return new Promise((resolve, reject) => {
+        if (!session) { reject(new Error('no call')); return; }
+        const started = on ? session.hold({}, resolve) : session.unhold({}, resolve);
+        if (!started) reject(new Error(`JsSIP refused to ${on ? 'hold' : 'unhold'} now`));
+      });
+    },
   };
 }
 
@@ -280,7 +305,10 @@ function sipjsBackend() {
       }
       const inviter = new Inviter(ua, UserAgent.makeURI(target), { sessionDescriptionHandlerOptions: sdhOptions });
       track(inviter);
-      const reject = (r) => { rejectCause = `${r.message.statusCode} ${r.message.reasonPhrase}`; };
+      const reject = (r) => {
+        test.status = r.message.statusCode;
+        rejectCause = `${r.message.statusCode} ${r.message.reasonPhrase}`;
+      };
       await inviter.invite({ requestDelegate: { onReject: reject } }).catch((e) => {
         rejectCause ??= e.message;
         if (inviter.state !== SessionState.Terminated) inviter.dispose();
@@ -294,7 +322,24 @@ function sipjsBackend() {
       else if (s instanceof Inviter) s.cancel();
       else s.reject();
     },
-    dtmf: insertDtmf,
+    dtmf(key) {
+      if (!DTMF_INFO) { insertDtmf(key); return; }
+      if (session?.state !== SessionState.Established) throw new Error('no call');
+      const content = `Signal=${key}\r\nDuration=100\r\n`;
+      session.info({ requestOptions: { body: { contentDisposition: 'render', contentType: 'application/dtmf-relay', content } } });
+    },
+    hold(on) {
+      if (session?.state !== SessionState.Established) return Promise.reject(new Error('no call'));
+      session.sessionDescriptionHandlerOptionsReInvite = { ...sdhOptions, hold: on };
+      return new Promise((resolve, reject) => {
+        session.invite({
+          requestDelegate: {
+            onAccept: () => resolve(),
+            onReject: (r) => reject(new Error(`${r.message.statusCode} ${r.message.reasonPhrase}`)),
+          },
+        }).catch(reject);
+      });
+    },
   };
 }
 
@@ -338,6 +383,8 @@ async function call(dest) {
   const target = dest.startsWith('sip:') ? dest : `sip:${dest}@${HOST}`;
   test.cause = null;
   test.endedBy = null;
+  test.status = null;
+  test.held = false;
   pc = null;
   attachedTrack = null;
   analyser = null;
@@ -356,6 +403,25 @@ function hangup() {
   try { backend.hangup(); } catch (e) { log('hangup:', e.message); }
 }
 
+// Hold (on) or resume (!on): { ok, ms } once the far end accepted the re-INVITE, else
+// { ok: false, error }; at most 10 s.
+async function reoffer(on) {
+  const t0 = performance.now();
+  if (test.state !== 'connected' || !backend.hold) return { ok: false, error: `cannot hold in state ${test.state}` };
+  try {
+    await Promise.race([
+      backend.hold(on),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer to the re-INVITE in 10 s')), 10_000)),
+    ]);
+    test.held = on;
+    log(on ? 'held' : 'resumed');
+    return { ok: true, ms: Math.round(performance.now() - t0), remoteDirection: remoteDirection() };
+  } catch (e) {
+    log(on ? 'hold' : 'unhold', 'failed:', e.message);
+    return { ok: false, error: e.message, state: test.state };
+  }
+}
+
 function dtmf(key) {
   if (test.state !== 'connected') return false;
   try {
@@ -371,6 +437,13 @@ function dtmf(key) {
 
 $('call').addEventListener('click', () => call($('dest').value));
 $('hangup').addEventListener('click', hangup);
+$('hold').addEventListener('click', async () => {
+  $('hold').disabled = true;
+  const r = await reoffer(!test.held);
+  if (!r.ok) log('hold button:', r.error);
+  $('hold').textContent = test.held ? 'Resume' : 'Hold';
+  $('hold').disabled = test.state !== 'connected';
+});
 $('keypad').addEventListener('click', (e) => e.target.dataset.key && dtmf(e.target.dataset.key));
 
 async function init() {

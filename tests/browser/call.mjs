@@ -7,9 +7,19 @@
 //                 --dtmf 5 --hangup browser|remote|none --duration 6 --screenshot out.png
 //   node call.mjs --url ... --register alice --ready-file /tmp/x   # wait for a call, auto-answer
 //   node call.mjs --selftest       # no Ferry needed: loopback, dead ws, page-to-page via sip-relay.mjs
+//
+// Extra steps, after the tone and the keys (each adds an object to the JSON line, and fails the run
+// when it does not hold):
+//   --hold               hold (re-INVITE a=sendonly), 2 s, resume (a=sendrecv): the tone must be back
+//                        and packets arriving again ("hold": {...})
+//   --mid-call CMD       run `bash -c CMD` (it must exit 0), sampling stats every 250 ms meanwhile;
+//                        then --mid-call-wait s (default 3): packets must keep arriving and the tone
+//                        must still be there ("midCall": {...})
+//   --expect-fail CODE   the call must fail with a final response CODE (and never connect)
+//   --ignore-cert-errors Chromium accepts Ferry's self-signed certificate (https page, wss)
 import { chromium } from 'playwright-core';
 import { parseArgs } from 'node:util';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -40,6 +50,11 @@ const { values: opt } = parseArgs({
     tone: { type: 'string', default: path.join(here, 'tone.wav') },
     chromium: { type: 'string', default: process.env.CHROMIUM || '/usr/bin/chromium' },
     selftest: { type: 'boolean', default: false },
+    hold: { type: 'boolean', default: false },
+    'mid-call': { type: 'string' },
+    'mid-call-wait': { type: 'string', default: '3' },
+    'expect-fail': { type: 'string' },
+    'ignore-cert-errors': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -76,7 +91,9 @@ async function launch(toneFile) {
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
       '--allow-loopback-in-peer-connection', // else Chromium gathers no 127.0.0.1 candidate
       `--use-file-for-fake-audio-capture=${path.resolve(toneFile)}`,
+      ...(opt['ignore-cert-errors'] ? ['--ignore-certificate-errors'] : []),
     ],
+    ignoreHTTPSErrors: opt['ignore-cert-errors'],
     timeout: 30_000,
   });
   const close = async () => {
@@ -97,7 +114,7 @@ async function openPage(context, url) {
 
 const pageState = (page) => page.evaluate(() => {
   const t = window.ferryTest;
-  return { state: t.state, cause: t.cause, endedBy: t.endedBy, registered: t.registered, incoming: t.incoming };
+  return { state: t.state, cause: t.cause, endedBy: t.endedBy, registered: t.registered, incoming: t.incoming, status: t.status ?? null };
 });
 
 // Waits until fn(state) holds, or the timeout; returns the last state either way.
@@ -148,6 +165,16 @@ async function runCall(context, o) {
       await page.click('#call'); // through the UI, like a person
       s = await waitFor(page, (x) => x.state !== 'idle' && x.state !== 'calling', o.connectTimeout);
     }
+    if (o.expectFail != null) {
+      // The call must fail with that final response, not connect.
+      if (s.state === 'calling') s = await waitFor(page, (x) => x.state !== 'calling', o.connectTimeout);
+      r.expectFail = o.expectFail;
+      r.failMs = Date.now() - t0;
+      if (s.state !== 'failed') fail(`expected the call to fail with ${o.expectFail}, state ${s.state}`);
+      else if (s.status !== o.expectFail) fail(`failed with status ${s.status} (${s.cause}), expected ${o.expectFail}`);
+      if (s.state === 'connected') await page.evaluate(() => window.ferryTest.hangup());
+      return r;
+    }
     if (s.state !== 'connected') { fail(`not connected: state ${s.state}, cause ${s.cause ?? 'timeout'}`); return r; }
     const tConnected = Date.now();
     r.connectMs = tConnected - t0;
@@ -176,6 +203,9 @@ async function runCall(context, o) {
       if (r.dtmf.join('') !== o.dtmf) fail(`DTMF sent ${JSON.stringify(r.dtmf.join(''))}, wanted ${JSON.stringify(o.dtmf)}`);
     }
 
+    if (o.hold) r.hold = await holdAndResume(page, o, fail);
+    if (o.midCall) r.midCall = await midCall(page, o, fail);
+
     const left = tConnected + o.duration * 1000 - Date.now();
     if (left > 0 && o.hangup !== 'remote') await sleep(left);
     s = await pageState(page);
@@ -196,12 +226,91 @@ async function runCall(context, o) {
     return r;
   } finally {
     const s = await pageState(page).catch(() => ({}));
-    Object.assign(r, { state: s.state, cause: s.cause, endedBy: s.endedBy });
+    Object.assign(r, { state: s.state, cause: s.cause, endedBy: s.endedBy, status: s.status ?? null });
     r.events = await page.evaluate(() => window.ferryTest.events).catch(() => []);
     if (o.screenshot) await page.screenshot({ path: o.screenshot }).catch((e) => say('screenshot:', e.message));
     await page.close().catch(() => {});
     r.ok = r.failures.length === 0;
   }
+}
+
+const statsOf = (page) => page.evaluate(() => window.ferryTest.stats());
+
+function toneOk(o, tone) {
+  return tone.hz != null && (o.expectTone == null || Math.abs(tone.hz - o.expectTone) <= o.toneTolerance);
+}
+
+// Hold, two seconds on hold, resume; then the far end's audio must be back.
+async function holdAndResume(page, o, fail) {
+  const h = {};
+  h.hold = await page.evaluate(() => window.ferryTest.hold());
+  if (!h.hold.ok) { fail(`hold failed: ${h.hold.error}`); return h; }
+  await sleep(500);
+  h.statsHeld = await statsOf(page);
+  await sleep(1500);
+  h.statsHeldEnd = await statsOf(page);
+  h.toneHeld = (await measureTone(page)).hz;
+  h.unhold = await page.evaluate(() => window.ferryTest.unhold());
+  if (!h.unhold.ok) { fail(`unhold failed: ${h.unhold.error}`); return h; }
+  await sleep(1000);
+  h.statsResumed = await statsOf(page);
+  await sleep(1000);
+  const tone = await measureTone(page);
+  h.toneResumed = tone.hz;
+  h.toneResumedSamples = tone.samples;
+  h.statsResumedEnd = await statsOf(page);
+  const grew = h.statsResumedEnd.inboundPackets - h.statsResumed.inboundPackets;
+  h.inboundAfterResume = grew;
+  if (!toneOk(o, tone)) fail(`after resume: tone ${tone.hz} Hz, expected ${o.expectTone}`);
+  if (!(grew > 25)) fail(`after resume: ${grew} packets in 2 s`);
+  const held = await page.evaluate(() => window.ferryTest.state);
+  if (held !== 'connected') fail(`after resume: state ${held}`);
+  return h;
+}
+
+// Runs a command in the middle of the call; media must go on through it and after it.
+async function midCall(page, o, fail) {
+  const m = { cmd: o.midCall, series: [] };
+  const t0 = Date.now();
+  m.statsBefore = await statsOf(page);
+  const child = spawn('bash', ['-c', o.midCall], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const done = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+  let code = null;
+  done.then((c) => { code = c; });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  while (code === null) {
+    const st = await statsOf(page);
+    m.series.push([Date.now() - t0, st.inboundPackets]);
+    await sleep(250);
+  }
+  clearTimeout(killer);
+  m.status = code;
+  m.ms = Date.now() - t0;
+  m.stdout = out.trim();
+  if (err.trim()) m.stderr = err.trim().slice(-2000);
+  if (code !== 0) fail(`mid-call command exited ${code}: ${err.trim().slice(-300)}`);
+  m.statsDone = await statsOf(page);
+  const end = Date.now() + o.midCallWait * 1000;
+  while (Date.now() < end) {
+    await sleep(250);
+    const st = await statsOf(page);
+    m.series.push([Date.now() - t0, st.inboundPackets]);
+  }
+  m.statsAfter = await statsOf(page);
+  const tone = await measureTone(page);
+  m.toneAfter = tone.hz;
+  m.toneAfterSamples = tone.samples;
+  m.inboundGrowth = m.statsAfter.inboundPackets - m.statsBefore.inboundPackets;
+  m.inboundGrowthAfter = m.statsAfter.inboundPackets - m.statsDone.inboundPackets;
+  if (!(m.inboundGrowthAfter > o.midCallWait * 20)) fail(`after the mid-call command: ${m.inboundGrowthAfter} packets in ${o.midCallWait} s`);
+  if (!toneOk(o, tone)) fail(`after the mid-call command: tone ${tone.hz} Hz, expected ${o.expectTone}`);
+  const s = await pageState(page);
+  if (s.state !== 'connected') fail(`after the mid-call command: state ${s.state} ${s.cause ?? ''}`);
+  return m;
 }
 
 // ---- self-test: serve signaling/assets ourselves, no Ferry ----
@@ -304,9 +413,11 @@ async function main() {
     expectTone: opt['expect-tone'] != null ? num('expect-tone') : null, toneTolerance: num('tone-tolerance'),
     dtmf: opt.dtmf, hangup: opt.hangup, duration: num('duration'), connectTimeout: num('connect-timeout'),
     answerTimeout: num('answer-timeout'), remoteTimeout: num('remote-timeout'), minPackets: num('min-packets'),
+    hold: opt.hold, midCall: opt['mid-call'], midCallWait: num('mid-call-wait'),
+    expectFail: opt['expect-fail'] != null ? num('expect-fail') : null,
   };
   // Whole-run watchdog: whatever hangs, the harness ends and says so.
-  const budget = (o.connectTimeout + o.answerTimeout + o.duration + o.remoteTimeout + 60) * 1000;
+  const budget = (o.connectTimeout + o.answerTimeout + o.duration + o.remoteTimeout + o.midCallWait + 90) * 1000;
   const watchdog = setTimeout(() => { say(`watchdog: no result after ${budget / 1000} s`); process.exit(2); }, budget);
   watchdog.unref();
 

@@ -10,7 +10,9 @@
 # eventTimestamps: distinct events by RTP timestamp).
 #
 #   FERRY_BIN=target/release/ferry tests/browser/run.sh [--sipp none|uas|uas-bye|uac] \
-#       [--lib jssip|sipjs] [--dest USER] [--user USER] [-- extra call.mjs args]
+#       [--lib jssip|sipjs] [--dest USER] [--user USER] [--scenario FILE] [--sipp-duration MS] \
+#       [--transport udp|tcp] [--config FILE] [--https] [--kill-signaling] [--query Q] \
+#       [-- extra call.mjs args]
 #
 #   --sipp none     browser calls DEST (default echo), Ferry answers and reflects the media
 #   --sipp uas      browser calls DEST (default sipp), Ferry bridges to sipp at 127.0.0.1:5070,
@@ -19,15 +21,37 @@
 #   --sipp uac      the browser REGISTERs as USER (default bob); sipp calls sip:USER@$FERRY_SIP,
 #                   Ferry rings the browser, which answers; sipp hangs up after 8 s
 #
+#   --scenario FILE     another sipp scenario for uas/uas-bye (path from the repository root, or
+#                       absolute); --sipp-duration MS is sipp's -d for uas-bye (default 8000)
+#   --transport tcp     SIP toward the trunk over TCP: --trunk "sip:127.0.0.1:5070;transport=tcp"
+#                       and sipp -t t1 (sipp then listens on TCP only)
+#   --config FILE       ferry up --config FILE (run.sh's own flags still override the file)
+#   --https             ferry up --https 127.0.0.1:$HTTPS_PORT; the page is loaded over https (the
+#                       self-signed certificate accepted: call.mjs --ignore-cert-errors), so it
+#                       uses wss://
+#   --query Q           appended to the page's query (e.g. dtmf=info: keys as SIP INFO)
+#   --kill-signaling    mid-call (call.mjs --mid-call), SIGKILL the `ferry signal` child of
+#                       `ferry up` and wait until its replacement serves HTTP again; the JSON line
+#                       gets "restart": {"oldPid", "newPid", "restartMs", "sessionsAfter"}
+#
+# With sipp, the JSON line also gets "sip": every SIP message on port 5070 as tshark decoded it
+# from the capture, [{"proto": "udp"|"tcp", "toSipp": bool, "method" | "status", "cseq",
+# "directions": ["sendonly"], "contentType", "authorization": bool}]; "sippReceived": the
+# requests sipp's own message trace shows it received, [{"method", "cseq", "contentType",
+# "body"}]; and
+# "engineSessions": the engine's session count once sipp has exited (ferry stats), or null.
+#
 # Environment:
 #   FERRY_BIN    the ferry binary (required)
 #   FERRY_ARGS   extra arguments for `ferry up`, word-split, after the ones run.sh passes:
 #                up --http 127.0.0.1:$HTTP_PORT --socket DIR/engine.sock --state-dir DIR/state
 #                   --trunk sip:127.0.0.1:5070 --sip-listen $FERRY_SIP
 #   HTTP_PORT    Ferry's HTTP/WebSocket port (default 8080)
+#   HTTPS_PORT   Ferry's HTTPS/wss port with --https (default 8443)
 #   FERRY_SIP    Ferry's trunk-side SIP address that sipp calls in uac mode (default 127.0.0.1:5060)
 #   RUN_TIMEOUT  seconds for the whole run (default 120)
 #   KEEP_LOGS=1  keep the log directory after a passing run too
+#   RUST_LOG     ferry's log filter (default info)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -60,18 +84,35 @@ if [ -z "${FERRY_IN_NETNS:-}" ]; then
 fi
 
 # ---- inside the namespaces ----
-sipp_mode=none lib=jssip dest="" user=bob
+sipp_mode=none lib=jssip dest="" user=bob scenario="" sipp_duration=8000 transport=udp config=""
+https=0 kill_signaling=0 query=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --sipp) sipp_mode="$2"; shift 2 ;;
     --lib) lib="$2"; shift 2 ;;
     --dest) dest="$2"; shift 2 ;;
     --user) user="$2"; shift 2 ;;
+    --scenario) scenario="$2"; shift 2 ;;
+    --sipp-duration) sipp_duration="$2"; shift 2 ;;
+    --transport) transport="$2"; shift 2 ;;
+    --config) config="$2"; shift 2 ;;
+    --https) https=1; shift ;;
+    --kill-signaling) kill_signaling=1; shift ;;
+    --query) query="$2"; shift 2 ;;
     --) shift; break ;;
     *) die "unknown argument $1 (call.mjs arguments go after --)" ;;
   esac
 done
 case "$sipp_mode" in none|uas|uas-bye|uac) ;; *) die "--sipp none|uas|uas-bye|uac" ;; esac
+case "$transport" in udp|tcp) ;; *) die "--transport udp|tcp" ;; esac
+if [ -n "$scenario" ]; then
+  case "$scenario" in /*) ;; *) scenario="$root/$scenario" ;; esac
+  [ -f "$scenario" ] || die "no sipp scenario $scenario"
+fi
+if [ -n "$config" ]; then
+  config="$(realpath "$config")"
+  [ -f "$config" ] || die "no config file $config"
+fi
 [ -n "$dest" ] || { [ "$sipp_mode" = none ] && dest=echo || dest=sipp; }
 if [ "$sipp_mode" != none ]; then
   for t in sipp dumpcap tshark python3; do
@@ -79,6 +120,7 @@ if [ "$sipp_mode" != none ]; then
   done
 fi
 http_port="${HTTP_PORT:-8080}"
+https_port="${HTTPS_PORT:-8443}"
 ferry_sip="${FERRY_SIP:-127.0.0.1:5060}"
 
 ip link set lo up
@@ -114,10 +156,14 @@ trap 'exit 2' INT TERM
 # ---- ferry ----
 # The flags `ferry up` has today; anything else (or an override: clap takes the last) comes in
 # FERRY_ARGS. Socket and state live in the run's directory, so runs never share them.
+trunk_uri=sip:127.0.0.1:5070
+[ "$transport" = tcp ] && trunk_uri="sip:127.0.0.1:5070;transport=tcp"
 ferry_argv=(up --http "127.0.0.1:$http_port" --socket "$tmp/engine.sock" --state-dir "$tmp/state"
-            --trunk sip:127.0.0.1:5070 --sip-listen "$ferry_sip")
+            --trunk "$trunk_uri" --sip-listen "$ferry_sip")
+[ -n "$config" ] && ferry_argv+=(--config "$config")
+[ "$https" = 1 ] && ferry_argv+=(--https "127.0.0.1:$https_port")
 # shellcheck disable=SC2086  # FERRY_ARGS is deliberately word-split
-setsid "$FERRY_BIN" "${ferry_argv[@]}" ${FERRY_ARGS:-} >"$tmp/ferry.log" 2>&1 </dev/null &
+RUST_LOG="${RUST_LOG:-info}" setsid "$FERRY_BIN" "${ferry_argv[@]}" ${FERRY_ARGS:-} >"$tmp/ferry.log" 2>&1 </dev/null &
 ferry_pid=$!
 for i in $(seq 1 100); do
   kill -0 "$ferry_pid" 2>/dev/null || { echo "run.sh: ferry exited during startup" >&2; exit 2; }
@@ -125,10 +171,18 @@ for i in $(seq 1 100); do
   [ "$i" = 100 ] && { echo "run.sh: ferry's HTTP port $http_port did not answer in 20 s" >&2; exit 2; }
   sleep 0.2
 done
+if [ "$https" = 1 ]; then
+  for i in $(seq 1 50); do
+    curl -fsSk -m 1 -o /dev/null "https://127.0.0.1:$https_port/" 2>/dev/null && break
+    [ "$i" = 50 ] && { echo "run.sh: ferry's HTTPS port $https_port did not answer in 10 s" >&2; exit 2; }
+    sleep 0.2
+  done
+fi
 
-# ---- the capture at sipp's media port (what Ferry sends to and gets from the trunk side) ----
+# ---- the capture at sipp's media port (what Ferry sends to and gets from the trunk side) and of
+# SIP to and from sipp's port 5070, UDP or TCP ----
 if [ "$sipp_mode" != none ]; then
-  setsid dumpcap -q -i lo -f "udp port 6000" -w "$tmp/sipp-media.pcapng" >"$tmp/dumpcap.log" 2>&1 </dev/null &
+  setsid dumpcap -q -i lo -f "udp port 6000 or port 5070" -w "$tmp/sipp-media.pcapng" >"$tmp/dumpcap.log" 2>&1 </dev/null &
   dumpcap_pid=$!
   for i in $(seq 1 50); do
     kill -0 "$dumpcap_pid" 2>/dev/null || { echo "run.sh: dumpcap exited during startup" >&2; exit 2; }
@@ -142,13 +196,14 @@ fi
 # -mp 6000 -rtp_echo: sipp reflects the RTP it gets, so the browser hears its own tone.
 sipp_common=(-i 127.0.0.1 -p 5070 -mp 6000 -rtp_echo -m 1 -nostdin -timeout 60 -timeout_error
              -trace_msg -message_file "$tmp/sipp-messages.log" -trace_err -error_file "$tmp/sipp-errors.log")
+[ "$transport" = tcp ] && sipp_common+=(-t t1)
 start_sipp() {
   setsid sipp "$@" "${sipp_common[@]}" >"$tmp/sipp.log" 2>&1 </dev/null &
   sipp_pid=$!
 }
 case "$sipp_mode" in
-  uas) start_sipp -sf "$root/tests/fixtures/sipp-uas-echo-g711.xml" ;;
-  uas-bye) start_sipp -sf "$here/sipp-uas-echo-bye.xml" -d 8000 ;;
+  uas) start_sipp -sf "${scenario:-$root/tests/fixtures/sipp-uas-echo-g711.xml}" ;;
+  uas-bye) start_sipp -sf "${scenario:-$here/sipp-uas-echo-bye.xml}" -d "$sipp_duration" ;;
 esac
 if [ -n "$sipp_pid" ]; then
   sleep 0.3
@@ -157,7 +212,12 @@ fi
 
 # ---- the browser ----
 url="http://127.0.0.1:$http_port/?lib=$lib&dest=$dest"
+[ "$https" = 1 ] && url="https://127.0.0.1:$https_port/?lib=$lib&dest=$dest"
+[ -n "$query" ] && url="$url&$query"
 args=(--url "$url" --expect-tone 1230 --dtmf 5 --duration 6 --screenshot "$tmp/screen.png")
+[ "$https" = 1 ] && args+=(--ignore-cert-errors)
+[ "$kill_signaling" = 1 ] &&
+  args+=(--mid-call "bash '$here/kill-signaling.sh' $ferry_pid $http_port '$tmp/engine.sock' '$tmp/restart.json'")
 case "$sipp_mode" in
   none|uas) args+=(--hangup browser) ;;
   uas-bye) args+=(--hangup remote) ;;
@@ -196,6 +256,18 @@ if [ -n "$sipp_pid" ]; then
   fi
 fi
 
+# The engine's sessions once the call is over (sipp exits after its BYE or the 200 to ours): a
+# freed call leaves 0. Asked a few times: the last BYE may still be on its way.
+engine_sessions=null
+if [ "$sipp_mode" != none ]; then
+  for _ in $(seq 1 25); do
+    n="$("$FERRY_BIN" stats --socket "$tmp/engine.sock" 2>>"$tmp/stats.log" | awk '$1 == "sessions" { print $2 }')"
+    [ -n "$n" ] && engine_sessions="$n"
+    [ "$n" = 0 ] && break
+    sleep 0.2
+  done
+fi
+
 # The capture: stop dumpcap (SIGINT: it finishes the file), decode what reached port 6000.
 if [ -n "$dumpcap_pid" ]; then
   kill -INT "$dumpcap_pid" 2>/dev/null || true
@@ -209,14 +281,71 @@ if [ -n "$dumpcap_pid" ]; then
     -e rtp.p_type -e rtpevent.event_id -e rtpevent.end_of_event -e rtp.timestamp \
     >"$tmp/sipp-media.csv" 2>"$tmp/tshark.log"
   tshark_status=$?
+  # SIP on port 5070 (sipp), either transport; one line per message, fields separated by \x1f.
+  timeout 30 tshark -n -r "$tmp/sipp-media.pcapng" -d tcp.port==5070,sip -d udp.port==5070,sip \
+    -Y "sip" -T fields -E separator=$'\x1f' -E occurrence=a -E aggregator=$'\x1e' \
+    -e ip.proto -e udp.dstport -e tcp.dstport -e sip.Method -e sip.Status-Code -e sip.CSeq \
+    -e sdp.media_attr -e sip.Content-Type -e sip.Authorization \
+    >"$tmp/sipp-sip.tsv" 2>>"$tmp/tshark.log" || tshark_status=$?
   set -e
   if [ "$tshark_status" != 0 ]; then
     echo "run.sh: tshark could not read the capture (exit $tshark_status)" >&2
     [ "$status" = 0 ] && status=2
   fi
-  python3 - "$tmp/result.json" "$tmp/sipp-media.csv" <<'PY' || { cat "$tmp/result.json"; [ "$status" = 0 ] && status=2; }
-import json, sys
+  python3 - "$tmp/result.json" "$tmp/sipp-media.csv" "$tmp/sipp-sip.tsv" "$engine_sessions" "$tmp/restart.json" \
+    "$tmp/sipp-messages.log" <<'PY' || { cat "$tmp/result.json"; [ "$status" = 0 ] && status=2; }
+import json, os, sys
 result = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+sip = []
+for line in open(sys.argv[3], encoding="utf-8", errors="replace"):
+    f = line.rstrip("\n").split("\x1f")
+    f += [""] * (9 - len(f))
+    proto, udst, tdst, method, code, cseq, attrs, ctype, authz = f[:9]
+    m = {"proto": {"6": "tcp", "17": "udp"}.get(proto, proto), "toSipp": "5070" in (udst, tdst), "cseq": cseq}
+    if method:
+        m["method"] = method
+    if code:
+        m["status"] = int(code.split("\x1e")[0])
+    m["directions"] = [a for a in attrs.split("\x1e") if a in ("sendonly", "recvonly", "sendrecv", "inactive")]
+    if ctype:
+        m["contentType"] = ctype
+    m["authorization"] = bool(authz)
+    sip.append(m)
+result["sip"] = sip
+# What sipp itself says it received (its -trace_msg log): method, CSeq, Content-Type and body.
+got, block = [], None
+for line in open(sys.argv[6], encoding="utf-8", errors="replace") if os.path.exists(sys.argv[6]) else []:
+    line = line.rstrip("\r\n")
+    if line.startswith("-----------------------------------------------"):
+        block = None
+    elif " message received " in line:
+        block = {"lines": []}
+        got.append(block)
+    elif block is not None:
+        block["lines"].append(line)
+received = []
+for b in got:
+    lines = b["lines"]
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines or lines[0].startswith("SIP/2.0"):
+        continue
+    head, body, in_body = {}, [], False
+    for l in lines[1:]:
+        if in_body:
+            body.append(l)
+        elif not l.strip():
+            in_body = True
+        elif ":" in l:
+            k, v = l.split(":", 1)
+            head.setdefault(k.strip().lower(), v.strip())
+    received.append({"method": lines[0].split(" ")[0], "cseq": head.get("cseq", ""),
+                     "contentType": head.get("content-type", head.get("c", "")),
+                     "body": "\n".join(body).strip()})
+result["sippReceived"] = received
+result["engineSessions"] = None if sys.argv[4] == "null" else int(sys.argv[4])
+if os.path.exists(sys.argv[5]):
+    result["restart"] = json.load(open(sys.argv[5]))
 pts, events, ends, stamps, n = {}, set(), 0, set(), 0
 for line in open(sys.argv[2]):
     f = line.strip().split(",")

@@ -54,3 +54,6 @@ pub fn udp_datagrams(name: &str) -> Vec<Datagram> {
 
 /// The real `ferry` binary and sipp as children of a test (tests/sip_bad_input.rs).
 pub mod ferry;
+
+/// tests/browser/run.sh runs and their checks (tests/browser_calls.rs, tests/trunk_features.rs).
+pub mod browser;
