@@ -32,9 +32,20 @@ pub struct Config {
     pub services: std::collections::BTreeMap<String, crate::product::Service>,
     /// What an anonymous caller must show (CAPTCHA).
     pub anonymous: crate::product::AnonymousConfig,
+    /// Subscriber mode: browsers register with their PBX credentials.
+    pub subscribers: SubscribersConfig,
     /// The admin API and `/metrics` (disabled without a token).
     #[serde(default)]
     pub admin: crate::admin::AdminConfig,
+}
+
+/// `[subscribers]`: browsers that log in with their PBX account.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubscribersConfig {
+    /// Relay REGISTER to the trunk (the PBX) with the browser's own digest credentials, instead
+    /// of Ferry's local registrar; Ferry never stores a password.
+    pub relay: bool,
 }
 
 /// Browser-facing listeners.
@@ -147,6 +158,7 @@ impl Default for Config {
             registrar: true,
             services: Default::default(),
             anonymous: Default::default(),
+            subscribers: Default::default(),
             admin: crate::admin::AdminConfig::default(),
         }
     }
@@ -227,6 +239,9 @@ impl Config {
             if self.trunk.is_none() {
                 return Err(format!("services.{name}: services need a [trunk] to call"));
             }
+        }
+        if self.subscribers.relay && self.trunk.is_none() {
+            return Err("subscribers.relay: needs a [trunk] (the PBX) to register with".into());
         }
         if !(8..=28).contains(&self.anonymous.captcha_bits) {
             return Err("anonymous.captcha_bits: between 8 and 28".into());

@@ -180,19 +180,24 @@ impl Product {
             .get(name)
             .ok_or(Refusal::DestinationNotAllowed)?;
         if self.anonymous.captcha {
-            let answer = captcha.ok_or(Refusal::CaptchaRequired)?;
-            let (id, nonce) = answer
-                .trim()
-                .split_once(':')
-                .ok_or(Refusal::CaptchaFailed)?;
-            let mut c = self.captcha.lock().unwrap_or_else(|p| p.into_inner());
-            c.verify(id, nonce, unix_now())
-                .map_err(|_| Refusal::CaptchaFailed)?;
+            captcha.ok_or(Refusal::CaptchaRequired)?;
+            if !self.captcha_ok(captcha) {
+                return Err(Refusal::CaptchaFailed);
+            }
         }
         Ok(Admitted {
             target: service.target.clone(),
             link: claims,
         })
+    }
+
+    /// Whether `answer` (`ID:NONCE`) solves a challenge we issued; single use.
+    pub fn captcha_ok(&self, answer: Option<&str>) -> bool {
+        let Some((id, nonce)) = answer.and_then(|a| a.trim().split_once(':')) else {
+            return false;
+        };
+        let mut c = self.captcha.lock().unwrap_or_else(|p| p.into_inner());
+        c.verify(id, nonce, unix_now()).is_ok()
     }
 
     /// Marks a one-time link used now that its call connected; `false` if another call won.

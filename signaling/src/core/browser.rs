@@ -162,6 +162,10 @@ impl Core {
             return;
         };
         let key = user.to_ascii_lowercase();
+        if self.cfg.subscribers.relay {
+            self.relay_register(conn, req, key, now);
+            return;
+        }
         let contact = req.contact();
         let expires = contact
             .as_ref()

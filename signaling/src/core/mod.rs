@@ -15,6 +15,7 @@ mod msg;
 mod persist;
 mod reinvite;
 mod snapshot;
+mod subscriber;
 mod transport;
 mod trunk;
 mod trunk_in;
@@ -167,6 +168,10 @@ pub struct Core {
     inputs: mpsc::Sender<Input>,
     /// Services, CAPTCHA and call links (anonymous callers).
     product: Arc<crate::product::Product>,
+    /// Failed subscriber logins, by user and address.
+    throttle: crate::abuse::Throttle,
+    /// REGISTERs relayed to the PBX, by our transaction.
+    registers: HashMap<TxnKey, subscriber::PendingRegister>,
     cert: Arc<Certificate>,
     trunk: Option<TrunkSocket>,
     /// Addresses advertised in browser candidates.
@@ -219,6 +224,8 @@ impl Core {
             engine,
             inputs,
             product,
+            throttle: crate::abuse::Throttle::new(crate::abuse::ThrottleConfig::default()),
+            registers: HashMap::new(),
             cert,
             trunk,
             candidates,

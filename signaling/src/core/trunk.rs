@@ -195,6 +195,13 @@ impl Core {
             self.trunk_state(up);
         }
         if ended {
+            if let Some(p) = self.registers.remove(key) {
+                // Timer F: the PBX never answered the relayed REGISTER.
+                let r = super::msg::response(&p.request, 408, "PBX Did Not Answer", None);
+                self.ws_send(p.conn, super::msg::text(r));
+            }
+        }
+        if ended {
             self.trunk_txns.remove(key);
             self.txn_calls.remove(key);
         }
@@ -207,7 +214,9 @@ impl Core {
             for (call, ev) in events {
                 let Some(id) = call else {
                     if let TxnEvent::Response(r) = &ev {
-                        self.late_answer(r, now);
+                        if !self.register_response(r, now) {
+                            self.late_answer(r, now);
+                        }
                     }
                     continue;
                 };
