@@ -99,10 +99,16 @@ mod tests {
     fn trunk_uris() {
         let t = TrunkTarget::parse("sip:127.0.0.1:5070").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 5070));
-        assert_eq!(t.resolve().unwrap(), "127.0.0.1:5070".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            t.resolve().unwrap(),
+            "127.0.0.1:5070".parse::<SocketAddr>().unwrap()
+        );
         let t = TrunkTarget::parse("sip:pbx@[::1];transport=udp").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("[::1]", 5060));
-        assert_eq!(t.resolve().unwrap(), "[::1]:5060".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            t.resolve().unwrap(),
+            "[::1]:5060".parse::<SocketAddr>().unwrap()
+        );
         assert!(TrunkTarget::parse("http://x").is_err());
         assert!(TrunkTarget::parse("sip:").is_err());
         assert!(TrunkTarget::parse("sip:h:99999").is_err());
