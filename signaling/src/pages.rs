@@ -26,6 +26,9 @@ const WINDOW: Duration = Duration::from_secs(60);
 const MAX_TRACKED: usize = 50_000;
 
 const POW_JS: &str = include_str!("../assets/pow.js");
+const CALL_HTML: &str = include_str!("../assets/call.html");
+const CALL_JS: &str = include_str!("../assets/call.js");
+const CALL_CSS: &str = include_str!("../assets/call.css");
 
 #[derive(Debug, Clone)]
 struct PageState {
@@ -40,6 +43,9 @@ pub fn router(product: Arc<Product>) -> Router {
         limiter: Arc::new(Mutex::new(HashMap::new())),
     };
     Router::new()
+        .route("/call", get(call_page))
+        .route("/call.js", get(|| js(CALL_JS)))
+        .route("/call.css", get(|| asset("text/css", CALL_CSS)))
         .route("/pow.js", get(|| js(POW_JS)))
         .route("/api/services", get(services))
         .route("/api/challenge", get(challenge))
@@ -48,7 +54,36 @@ pub fn router(product: Arc<Product>) -> Router {
 }
 
 async fn js(body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript")], body).into_response()
+    asset("text/javascript", body).await
+}
+
+async fn asset(ty: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, ty),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The call page. Scripts come from files (no inline script), so a strict policy fits; the
+/// page may be framed by the sites that embed the button.
+async fn call_page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
+                 media-src 'self' blob: mediastream:",
+            ),
+        ],
+        CALL_HTML,
+    )
+        .into_response()
 }
 
 async fn services(State(st): State<PageState>) -> Response {
