@@ -31,6 +31,8 @@ enum Command {
     Engine(EngineArgs),
     /// Run the signaling process in the foreground (SIP over WebSocket, the test page, trunk).
     Signal(SignalArgs),
+    /// Check a configuration (with the same flags as `signal`) and exit: 0 if Ferry would start.
+    Check(SignalArgs),
     /// Print the engine's counters and latency percentiles.
     Stats(StatsArgs),
     /// Create signed call links; rotate and retire their keys.
@@ -163,6 +165,7 @@ fn main() -> ExitCode {
         Command::Up(args) => up::run(args),
         Command::Engine(args) => run_engine(args),
         Command::Signal(args) => run_signal(args),
+        Command::Check(args) => signal_config(&args).map(|_| println!("configuration ok")),
         Command::Stats(args) => run_stats(&args),
         Command::Link(args) => ferry_signaling::links::cli::run(args),
     };

@@ -66,3 +66,83 @@ fn bad_flags_are_refused_with_a_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ferry.sock"));
 }
+
+/// `ferry up` with a bad configuration stops at once, names the file, the key and the reason,
+/// and starts nothing (no engine socket appears, no child is left behind).
+#[test]
+fn bad_config_refuses_to_start_and_says_where() {
+    let dir = std::env::temp_dir().join(format!("ferry-badcfg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, &[&str]); 5] = [
+        ("[http]\nlisen = \"127.0.0.1:1\"\n", &["lisen"]),
+        ("[trunk]\nuri = \"http://pbx\"\n", &["trunk.uri"]),
+        ("[admin]\ntoken = \"short\"\n", &["admin.token"]),
+        (
+            "[services]\nsales = { target = \"2000\" }\n",
+            &["services.sales", "trunk"],
+        ),
+        (
+            "[anonymous]\ncaptcha_bits = 40\n",
+            &["anonymous.captcha_bits"],
+        ),
+    ];
+    for (i, (toml, words)) in cases.iter().enumerate() {
+        let path = dir.join(format!("bad{i}.toml"));
+        std::fs::write(&path, toml).unwrap();
+        let socket = dir.join(format!("engine{i}.sock"));
+        let start = Instant::now();
+        let out = ferry()
+            .arg("up")
+            .arg("--config")
+            .arg(&path)
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--state-dir"])
+            .arg(dir.join("state"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "case {i} must fail: {err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "case {i}: fails at once"
+        );
+        assert!(
+            err.contains(&*path.to_string_lossy()),
+            "case {i} names the file: {err}"
+        );
+        for w in *words {
+            assert!(err.contains(w), "case {i} names {w:?}: {err}");
+        }
+        assert!(!socket.exists(), "case {i}: nothing half-started");
+        // `ferry check` says the same without starting anything.
+        let out = ferry()
+            .arg("check")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "check must refuse case {i}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            words.iter().all(|w| err.contains(w)),
+            "check, case {i}: {err}"
+        );
+    }
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "[http]\nlisten = \"127.0.0.1:8080\"\n").unwrap();
+    let out = ferry()
+        .arg("check")
+        .arg("--config")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
