@@ -227,6 +227,66 @@ fn sipjs_hold_and_resume_are_relayed_to_the_trunk() {
     hold_and_resume("sipjs");
 }
 
+/// sipp refuses the hold re-INVITE with 488: the browser gets the refusal (SIP.js; JsSIP would
+/// end the call on a failed hold) and the call goes on as it was (RFC 3261 §14.1): tone and
+/// packets still arriving, and the BYE still reaches sipp.
+#[test]
+fn sipjs_hold_refused_by_the_trunk_keeps_the_call() {
+    if skipped() {
+        return;
+    }
+    let run = run_browser(&[
+        "--sipp",
+        "uas",
+        "--lib",
+        "sipjs",
+        "--scenario",
+        &scenario("sipp-uas-hold-refused.xml"),
+        "--",
+        "--hold-refused",
+        "488",
+        "--duration",
+        "3",
+    ]);
+    check_call(&run, "sipjs", Ender::Browser);
+    let ctx = || {
+        format!(
+            "{}\nSIP:\n{}\nstderr:\n{}",
+            run.json,
+            ladder(&run),
+            run.stderr
+        )
+    };
+    let h = &run.json["holdRefused"];
+    assert_eq!(h["hold"]["ok"], false, "{}", ctx());
+    assert_eq!(h["state"], "connected", "{}", ctx());
+    let invites = requests_to_sipp(&run, "INVITE");
+    assert_eq!(
+        invites.len(),
+        2,
+        "the INVITE and the hold re-INVITE: {}",
+        ctx()
+    );
+    assert_eq!(
+        invites[1]["directions"],
+        serde_json::json!(["sendonly"]),
+        "{}",
+        ctx()
+    );
+    assert_eq!(
+        sipp_statuses(&run, "INVITE")
+            .into_iter()
+            .filter(|s| *s >= 200)
+            .collect::<Vec<_>>(),
+        [200, 488],
+        "{}",
+        ctx()
+    );
+    assert_eq!(requests_to_sipp(&run, "BYE").len(), 1, "{}", ctx());
+    check_cseqs(&run);
+    check_sessions_freed(&run);
+}
+
 /// `--trunk "sip:127.0.0.1:5070;transport=tcp"` and sipp listening on TCP only (-t t1): the
 /// call connects, the tone comes back, and every SIP message to and from sipp went over TCP.
 #[test]

@@ -12,6 +12,9 @@
 // when it does not hold):
 //   --hold               hold (re-INVITE a=sendonly), 2 s, resume (a=sendrecv): the tone must be back
 //                        and packets arriving again ("hold": {...})
+//   --hold-refused CODE  hold, which the far end must refuse with CODE; 2 s later the call must
+//                        go on as before: connected, the tone and packets still arriving
+//                        ("holdRefused": {...})
 //   --mid-call CMD       run `bash -c CMD` (it must exit 0), sampling stats every 250 ms meanwhile;
 //                        then --mid-call-wait s (default 3): packets must keep arriving and the tone
 //                        must still be there ("midCall": {...})
@@ -51,6 +54,7 @@ const { values: opt } = parseArgs({
     chromium: { type: 'string', default: process.env.CHROMIUM || '/usr/bin/chromium' },
     selftest: { type: 'boolean', default: false },
     hold: { type: 'boolean', default: false },
+    'hold-refused': { type: 'string' },
     'mid-call': { type: 'string' },
     'mid-call-wait': { type: 'string', default: '3' },
     'expect-fail': { type: 'string' },
@@ -204,6 +208,7 @@ async function runCall(context, o) {
     }
 
     if (o.hold) r.hold = await holdAndResume(page, o, fail);
+    if (o.holdRefused != null) r.holdRefused = await holdRefused(page, o, fail);
     if (o.midCall) r.midCall = await midCall(page, o, fail);
 
     const left = tConnected + o.duration * 1000 - Date.now();
@@ -265,6 +270,25 @@ async function holdAndResume(page, o, fail) {
   if (!(grew > 25)) fail(`after resume: ${grew} packets in 2 s`);
   const held = await page.evaluate(() => window.ferryTest.state);
   if (held !== 'connected') fail(`after resume: state ${held}`);
+  return h;
+}
+
+// Hold, which the far end refuses: the call must go on as it was.
+async function holdRefused(page, o, fail) {
+  const h = {};
+  h.hold = await page.evaluate(() => window.ferryTest.hold());
+  if (h.hold.ok) fail('hold succeeded, expected a refusal');
+  else if (!String(h.hold.error).startsWith(String(o.holdRefused))) fail(`hold failed with ${h.hold.error}, expected ${o.holdRefused}`);
+  h.stats = await statsOf(page);
+  await sleep(2000);
+  h.statsEnd = await statsOf(page);
+  const tone = await measureTone(page);
+  h.tone = tone.hz;
+  h.inbound = h.statsEnd.inboundPackets - h.stats.inboundPackets;
+  h.state = await page.evaluate(() => window.ferryTest.state);
+  if (h.state !== 'connected') fail(`after the refused hold: state ${h.state}`);
+  if (!toneOk(o, tone)) fail(`after the refused hold: tone ${tone.hz} Hz, expected ${o.expectTone}`);
+  if (!(h.inbound > 50)) fail(`after the refused hold: ${h.inbound} packets in 2 s`);
   return h;
 }
 
@@ -413,7 +437,7 @@ async function main() {
     expectTone: opt['expect-tone'] != null ? num('expect-tone') : null, toneTolerance: num('tone-tolerance'),
     dtmf: opt.dtmf, hangup: opt.hangup, duration: num('duration'), connectTimeout: num('connect-timeout'),
     answerTimeout: num('answer-timeout'), remoteTimeout: num('remote-timeout'), minPackets: num('min-packets'),
-    hold: opt.hold, midCall: opt['mid-call'], midCallWait: num('mid-call-wait'),
+    hold: opt.hold, holdRefused: opt['hold-refused'] != null ? num('hold-refused') : null, midCall: opt['mid-call'], midCallWait: num('mid-call-wait'),
     expectFail: opt['expect-fail'] != null ? num('expect-fail') : null,
   };
   // Whole-run watchdog: whatever hangs, the harness ends and says so.
