@@ -33,6 +33,9 @@ struct SavedDialog {
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedCall {
     session: u64,
+    /// When the call began, unix seconds (so its duration survives the restart).
+    #[serde(default)]
+    started_unix: u64,
     inbound: bool,
     browser: SavedDialog,
     trunk: Option<SavedDialog>,
@@ -87,8 +90,10 @@ impl Core {
         let Some(session) = call.media.session else {
             return;
         };
+        let age = Instant::now().saturating_duration_since(call.started);
         let saved = SavedCall {
             session: session.0,
+            started_unix: crate::product::unix_now().saturating_sub(age.as_secs()),
             inbound: call.dir == Dir::Inbound,
             browser: (&call.browser.dialog).into(),
             trunk: call.trunk.as_ref().map(|t| (&t.dialog).into()),
@@ -178,7 +183,11 @@ impl Core {
                 ok_retransmit: None,
             }),
             media,
-            started: now,
+            started: {
+                let age = crate::product::unix_now().saturating_sub(s.started_unix);
+                now.checked_sub(std::time::Duration::from_secs(age))
+                    .unwrap_or(now)
+            },
             pending_reinvite: None,
             sdp_version: 1,
             trunk_sdp_version: 1,
