@@ -34,7 +34,8 @@ impl ParseError {
         if start.starts_with("ACK ") {
             return None;
         }
-        let mut resp = salvage(&headers)?;
+        let method = start.split(' ').next().unwrap_or("");
+        let mut resp = salvage(&headers, method)?;
         resp.status = self.status();
         resp.reason = self.reason();
         Some(resp)
@@ -48,13 +49,15 @@ fn looks_like_request(start: &str) -> bool {
     is_token(method) && !method.starts_with("SIP/") && parse::is_sip_version_prefix(version)
 }
 
-fn salvage(h: &Headers) -> Option<Response> {
-    // A broken CSeq is itself worth a 400: it is copied back as received (the client's
-    // transaction matches on Via branch and Call-ID), so only the others must be sound.
-    match validate_mandatory(h) {
-        Ok(_) | Err(ParseError::Invalid("CSeq")) => {}
+fn salvage(h: &Headers, method: &str) -> Option<Response> {
+    // A broken CSeq is itself worth a 400. The client matches the answer on its Via branch, so
+    // the CSeq is rebuilt from what can be read (its leading number, else 0, and the request's
+    // method): the 400 stays a well-formed message.
+    let cseq_broken = match validate_mandatory(h) {
+        Ok(_) => false,
+        Err(ParseError::Invalid("CSeq")) => true,
         Err(_) => return None,
-    }
+    };
     let vias: Vec<&str> = h.get_all("Via").collect();
     let top = Via::parse(vias.first()?).ok()?;
     let (from, to, call_id, cseq) = (
@@ -70,7 +73,18 @@ fn salvage(h: &Headers) -> Option<Response> {
     headers.push("From", from);
     headers.push("To", &tagged_to(to, call_id, top.branch().unwrap_or("")));
     headers.push("Call-ID", call_id);
-    headers.push("CSeq", cseq);
+    if cseq_broken {
+        let digits: String = cseq
+            .trim()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .take(9)
+            .collect();
+        let n = digits.parse::<u32>().unwrap_or(0);
+        headers.push("CSeq", &format!("{n} {method}"));
+    } else {
+        headers.push("CSeq", cseq);
+    }
     headers.push("Content-Length", "0");
     Some(Response {
         status: 400,
@@ -135,8 +149,8 @@ mod tests {
     }
 
     #[test]
-    fn broken_cseq_gets_400_with_the_cseq_copied() {
-        for cseq in ["one OPTIONS", "7"] {
+    fn broken_cseq_gets_400_with_a_well_formed_cseq() {
+        for (cseq, rebuilt) in [("one OPTIONS", "0 OPTIONS"), ("7", "7 OPTIONS")] {
             let head = HEAD.replace("CSeq: 1 INVITE", &format!("CSeq: {cseq}"));
             let raw = format!("OPTIONS sip:c@d SIP/2.0\r\n{head}\r\n");
             let err = Message::parse(raw.as_bytes()).unwrap_err();
@@ -144,7 +158,8 @@ mod tests {
                 .bad_request(raw.as_bytes())
                 .expect("a 400 for a broken CSeq");
             assert_eq!(resp.status, 400);
-            assert_eq!(resp.headers.get("CSeq"), Some(cseq));
+            assert_eq!(resp.headers.get("CSeq"), Some(rebuilt));
+            assert!(Message::parse(&resp.to_bytes()).is_ok(), "our 400 parses");
             assert_eq!(resp.headers.get("Call-ID"), Some("x1"));
         }
     }
