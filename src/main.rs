@@ -13,6 +13,11 @@ use ferry::engine::{Engine, EngineConfig, stats};
 
 mod up;
 
+// Signaling allocates per message (SIP text, SDP, DTLS records); glibc's allocator showed up at
+// about 7% of its profile under call-setup load. The engine's packet path allocates nothing.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Ferry: a WebRTC-to-SIP media gateway.
 #[derive(Debug, Parser)]
 // A flag given twice takes the last value, so scripts can append overrides.

@@ -172,6 +172,8 @@ pub struct Core {
     throttle: crate::abuse::Throttle,
     /// REGISTERs relayed to the PBX, by our transaction.
     registers: HashMap<TxnKey, subscriber::PendingRegister>,
+    /// The thread that writes answered calls to disk.
+    persister: std::sync::mpsc::Sender<persist::Persist>,
     cert: Arc<Certificate>,
     trunk: Option<TrunkSocket>,
     /// Addresses advertised in browser candidates.
@@ -226,6 +228,7 @@ impl Core {
             product,
             throttle: crate::abuse::Throttle::new(crate::abuse::ThrottleConfig::default()),
             registers: HashMap::new(),
+            persister: persist::writer(),
             cert,
             trunk,
             candidates,
