@@ -641,3 +641,40 @@ fn sipjs_dtmf_as_sip_info_reaches_the_trunk() {
     }
     dtmf_as_sip_info("sipjs");
 }
+
+/// Early media: sipp answers 183 with SDP and only 4 s later 200. Ferry sets the media path up
+/// on the 183 and gives the browser a 183 with its answer, so the browser hears the trunk
+/// before the answer (here: its own tone, echoed): over the whole call it receives clearly
+/// more than the connected phase alone can carry at 50 packets/s.
+#[test]
+fn early_media_from_the_trunk_reaches_the_browser() {
+    if skipped() {
+        return;
+    }
+    let run = run_browser(&[
+        "--sipp",
+        "uas",
+        "--lib",
+        "jssip",
+        "--scenario",
+        &scenario("sipp-uas-early-media.xml"),
+        "--",
+        "--duration",
+        "4",
+    ]);
+    check_call(&run, "jssip", Ender::Browser);
+    let inbound = run.json["statsEnd"]["inboundPackets"].as_u64().unwrap_or(0);
+    let connected_ms = run.json["callMs"].as_u64().unwrap_or(0);
+    let connected_only = connected_ms / 20;
+    assert!(
+        inbound > connected_only + 100,
+        "{inbound} packets in all, {connected_only} possible after the answer: no early media?\n{}",
+        run.stderr
+    );
+    assert!(
+        sipp_statuses(&run, "INVITE").contains(&183),
+        "sipp's 183: {}",
+        ladder(&run)
+    );
+    check_sessions_freed(&run);
+}

@@ -336,6 +336,27 @@ impl Core {
         self.ws_send(conn, text(r));
     }
 
+    /// Sends 183 Session Progress with our SDP (early media) to the browser.
+    pub(super) fn browser_early_media(&mut self, id: CallId, sdp_body: String) {
+        let contact = self.local_contact_ws();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let b = &call.browser;
+        let mut r = response(
+            &b.invite,
+            183,
+            "Session Progress",
+            Some(&b.dialog.local_tag),
+        );
+        r.headers.push("Contact", &contact);
+        let conn = b.conn;
+        let r = with_body(r, "application/sdp", sdp_body.clone());
+        call.browser.answer_sdp = Some(sdp_body);
+        call.browser.rang = true;
+        self.ws_send(conn, text(r));
+    }
+
     /// Sends 200 OK with our SDP to the browser.
     pub(super) fn answer_browser(&mut self, id: CallId, sdp_body: String) {
         let contact = self.local_contact_ws();

@@ -101,6 +101,7 @@ impl Core {
             return; // BYE/CANCEL answers: nothing waits on them.
         }
         match resp.status {
+            183 if !resp.body.is_empty() => self.trunk_early_media(id, resp).await,
             100..=199 => {
                 if matches!(resp.status, 180 | 183) {
                     self.browser_ringing(id);
@@ -145,44 +146,21 @@ impl Core {
         if !first {
             return;
         }
-        let body = String::from_utf8_lossy(&resp.body).into_owned();
-        let answer = match sdp::parse_plain(&body) {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::info!(?id, "trunk answer: {e}");
-                self.fail_answered_trunk(id, 488, now).await;
-                return;
-            }
+        let early = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.browser.answer_sdp.clone());
+        let browser_sdp = match (resp.body.is_empty(), early) {
+            // The answer came with the 183 (early media) and the 200 repeats nothing.
+            (true, Some(sdp)) => sdp,
+            _ => match self.bridge_trunk_sdp(id, &resp.body).await {
+                Ok(sdp) => sdp,
+                Err(status) => {
+                    self.fail_answered_trunk(id, status, now).await;
+                    return;
+                }
+            },
         };
-        let Some(call) = self.calls.get(&id) else {
-            return;
-        };
-        let local = self.local_ice(call);
-        let Some(offer) = call.browser.webrtc.as_ref() else {
-            return;
-        };
-        let (browser_sdp, pt) = match sdp::browser_answer(offer, &answer, &local, id.0, 1) {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::info!(?id, "no answer for the browser: {e}");
-                self.fail_answered_trunk(id, e.sip_status(), now).await;
-                return;
-            }
-        };
-        let Some(m) = answer.media.iter().find(|m| m.port != 0) else {
-            self.fail_answered_trunk(id, 488, now).await;
-            return;
-        };
-        let rtp = SocketAddr::new(m.addr, m.port);
-        let rtcp = m.rtcp;
-        if let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.trunk.as_mut()) {
-            leg.plain = Some(answer.clone());
-        }
-        if let Err(e) = self.install_trunk_media(id, rtp, rtcp, &pt).await {
-            tracing::warn!(?id, "installing trunk media: {e}");
-            self.fail_answered_trunk(id, 500, now).await;
-            return;
-        }
         // A one-time link is spent when its call connects, not when the page opened; of two
         // calls racing on one link, the second to connect is refused here.
         let link = self.calls.get(&id).and_then(|c| c.link.clone());
@@ -196,6 +174,61 @@ impl Core {
             }
         }
         self.answer_browser(id, browser_sdp);
+    }
+
+    /// The trunk's SDP answer (in a 183 or a 200) into the engine and into an answer for the
+    /// browser; `Err` is the SIP status the browser should get. A second answer (the 200 after
+    /// early media) gets a higher o= version, as RFC 3264 §8 asks of a changed description.
+    async fn bridge_trunk_sdp(&mut self, id: CallId, body: &[u8]) -> Result<String, u16> {
+        let text = String::from_utf8_lossy(body).into_owned();
+        let answer = sdp::parse_plain(&text).map_err(|e| {
+            tracing::info!(?id, "trunk answer: {e}");
+            488u16
+        })?;
+        let call = self.calls.get(&id).ok_or(500u16)?;
+        let local = self.local_ice(call);
+        let offer = call.browser.webrtc.as_ref().ok_or(500u16)?;
+        let version = call.sdp_version + u64::from(call.browser.answer_sdp.is_some());
+        let (browser_sdp, pt) = sdp::browser_answer(offer, &answer, &local, id.0, version)
+            .map_err(|e| {
+                tracing::info!(?id, "no answer for the browser: {e}");
+                e.sip_status()
+            })?;
+        let m = answer.media.iter().find(|m| m.port != 0).ok_or(488u16)?;
+        let (rtp, rtcp) = (SocketAddr::new(m.addr, m.port), m.rtcp);
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.sdp_version = version;
+            if let Some(leg) = c.trunk.as_mut() {
+                leg.plain = Some(answer.clone());
+            }
+        }
+        self.install_trunk_media(id, rtp, rtcp, &pt)
+            .await
+            .map_err(|e| {
+                tracing::warn!(?id, "installing trunk media: {e}");
+                500u16
+            })?;
+        Ok(browser_sdp)
+    }
+
+    /// A 183 with SDP: the trunk plays ringback or an announcement before it answers. The
+    /// media path is set up now and the browser gets a 183 with our answer, so it hears it.
+    async fn trunk_early_media(&mut self, id: CallId, resp: Response) {
+        let first = self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.browser.answer_sdp.is_none());
+        if !first {
+            return;
+        }
+        if let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.trunk.as_mut()) {
+            leg.dialog.update_from_response(&resp);
+        }
+        match self.bridge_trunk_sdp(id, &resp.body).await {
+            Ok(sdp_body) => self.browser_early_media(id, sdp_body),
+            // Without usable early media the call still goes on to its answer.
+            Err(status) => tracing::info!(?id, status, "early media not bridged"),
+        }
     }
 
     /// The trunk answered but the call cannot go on: BYE the trunk, fail the browser.
