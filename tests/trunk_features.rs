@@ -17,14 +17,19 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::browser::{Ender, Run, check_call, check_dtmf_at_sipp, run_browser, skipped};
 use common::ferry::test_dir;
 use serde_json::Value;
 
-fn scenario(name: &str) -> String {
-    format!("tests/browser/{name}")
+/// run.sh `--sipp SIPP --lib LIB ARGS` (its own flags, then call.mjs's after "--"), or None
+/// when `FERRY_SKIP_BROWSER=1` skips the browser tests.
+fn call(sipp: &str, lib: &str, args: &[&str]) -> Option<Run> {
+    if skipped() {
+        return None;
+    }
+    let mut all = vec!["--sipp", sipp, "--lib", lib];
+    all.extend_from_slice(args);
+    Some(run_browser(&all))
 }
 
 /// The SIP messages of the capture, as run.sh decoded them.
@@ -79,6 +84,32 @@ fn ladder(run: &Run) -> String {
         .join("\n")
 }
 
+/// What an assertion message shows: run.sh's line, the SIP ladder and run.sh's stderr.
+fn ctx(run: &Run) -> String {
+    format!(
+        "{}\nSIP:\n{}\nstderr:\n{}",
+        run.json,
+        ladder(run),
+        run.stderr
+    )
+}
+
+/// The final statuses (200 and up) sipp sent for requests of `method`, in order.
+fn sipp_finals(run: &Run, method: &str) -> Vec<u64> {
+    sipp_statuses(run, method)
+        .into_iter()
+        .filter(|s| *s >= 200)
+        .collect()
+}
+
+/// Whether each INVITE to sipp carried an Authorization header, in order.
+fn invite_authorizations(run: &Run) -> Vec<&Value> {
+    requests_to_sipp(run, "INVITE")
+        .into_iter()
+        .map(|m| &m["authorization"])
+        .collect()
+}
+
 /// The engine held no session once sipp was done: the call was freed.
 fn check_sessions_freed(run: &Run) {
     assert_eq!(
@@ -91,7 +122,6 @@ fn check_sessions_freed(run: &Run) {
 /// CSeq order toward sipp (RFC 3261 §12.2.1.1, §17.1.1.3): each new request Ferry sends in the
 /// call has a higher CSeq than the one before, and each ACK carries its INVITE's number.
 fn check_cseqs(run: &Run) {
-    let ctx = || format!("SIP:\n{}", ladder(run));
     let mut last = 0;
     let mut invites = Vec::new();
     for m in sip(run)
@@ -102,12 +132,12 @@ fn check_cseqs(run: &Run) {
         let (n, method) = cseq.split_once(' ').unwrap_or(("", ""));
         let n: u64 = n
             .parse()
-            .unwrap_or_else(|_| panic!("CSeq {cseq:?}: {}", ctx()));
-        assert_eq!(m["method"], method, "CSeq method: {}", ctx());
+            .unwrap_or_else(|_| panic!("CSeq {cseq:?}: {}", ctx(run)));
+        assert_eq!(m["method"], method, "CSeq method: {}", ctx(run));
         if method == "ACK" {
-            assert!(invites.contains(&n), "ACK {n} for no INVITE: {}", ctx());
+            assert!(invites.contains(&n), "ACK {n} for no INVITE: {}", ctx(run));
         } else {
-            assert!(n > last, "CSeq {n} after {last}: {}", ctx());
+            assert!(n > last, "CSeq {n} after {last}: {}", ctx(run));
             last = n;
             if method == "INVITE" {
                 invites.push(n);
@@ -116,60 +146,78 @@ fn check_cseqs(run: &Run) {
     }
 }
 
-/// A Ferry config file for the run (run.sh passes it to `ferry up --config`).
-fn config(tag: &str, toml: &str) -> (PathBuf, String) {
+/// The trunk-side checks that close every call to sipp: CSeqs in order, the session freed.
+fn check_trunk_call_done(run: &Run) {
+    check_cseqs(run);
+    check_sessions_freed(run);
+}
+
+/// A JsSIP call to sipp running the digest `scenario`, with Ferry configured (`ferry up
+/// --config`) to answer the trunk's challenge as ferry/`password`; `args` go to call.mjs.
+fn digest_call(tag: &str, password: &str, scenario: &str, args: &[&str]) -> Option<Run> {
+    if skipped() {
+        return None;
+    }
     let dir = test_dir(tag);
     let path = dir.join("ferry.toml");
+    let toml = format!(
+        "[trunk]\nuri = \"sip:127.0.0.1:5070\"\nusername = \"ferry\"\npassword = \"{password}\"\n"
+    );
     std::fs::write(&path, toml).expect("write config");
-    let arg = path.to_str().expect("utf-8 temp path").to_string();
-    (dir, arg)
+    let cfg = path.to_str().expect("utf-8 temp path");
+    let mut all = vec!["--config", cfg, "--scenario", scenario, "--"];
+    all.extend_from_slice(args);
+    let run = call("uas", "jssip", &all);
+    let _ = std::fs::remove_dir_all(dir);
+    run
 }
 
 /// The browser puts the call on hold and resumes it: each re-INVITE is relayed to sipp (hold
 /// with a=sendonly, resume with a=sendrecv) and answered, the browser sees both succeed with
 /// sipp's directions in Ferry's answers, and the tone flows again after the resume.
 fn hold_and_resume(lib: &str) {
-    let run = run_browser(&[
-        "--sipp",
+    let Some(run) = call(
         "uas",
-        "--lib",
         lib,
-        "--scenario",
-        &scenario("sipp-uas-hold.xml"),
-        "--",
-        "--hold",
-        "--duration",
-        "3",
-    ]);
+        &[
+            "--scenario",
+            "tests/browser/sipp-uas-hold.xml",
+            "--",
+            "--hold",
+            "--duration",
+            "3",
+        ],
+    ) else {
+        return;
+    };
     check_call(&run, lib, Ender::Browser);
     let j = &run.json;
-    let ctx = || format!("{j}\nSIP:\n{}\nstderr:\n{}", ladder(&run), run.stderr);
     let h = &j["hold"];
-    assert_eq!(h["hold"]["ok"], true, "hold: {}", ctx());
-    assert_eq!(h["unhold"]["ok"], true, "unhold: {}", ctx());
+    assert_eq!(h["hold"]["ok"], true, "hold: {}", ctx(&run));
+    assert_eq!(h["unhold"]["ok"], true, "unhold: {}", ctx(&run));
     // sipp's answers (recvonly, then sendrecv) reached the browser as Ferry's answers.
     assert_eq!(
         h["hold"]["remoteDirection"],
         "recvonly",
         "the browser's answer to its hold: {}",
-        ctx()
+        ctx(&run)
     );
     assert_eq!(
         h["unhold"]["remoteDirection"],
         "sendrecv",
         "the browser's answer to its resume: {}",
-        ctx()
+        ctx(&run)
     );
     let hz = h["toneResumed"].as_f64().unwrap_or(0.0);
     assert!(
         (hz - 1230.0).abs() <= 30.0,
         "tone after resume {hz}: {}",
-        ctx()
+        ctx(&run)
     );
     assert!(
         h["inboundAfterResume"].as_u64().unwrap_or(0) > 25,
         "packets after resume: {}",
-        ctx()
+        ctx(&run)
     );
 
     let invites = requests_to_sipp(&run, "INVITE");
@@ -182,7 +230,7 @@ fn hold_and_resume(lib: &str) {
             &serde_json::json!(["sendrecv"])
         ],
         "INVITE, hold re-INVITE, resume re-INVITE to sipp: {}",
-        ctx()
+        ctx(&run)
     );
     let cseqs: Vec<&str> = invites
         .iter()
@@ -194,36 +242,29 @@ fn hold_and_resume(lib: &str) {
         sorted.len(),
         3,
         "three INVITE transactions (distinct CSeqs): {cseqs:?}: {}",
-        ctx()
+        ctx(&run)
     );
     let oks = sipp_statuses(&run, "INVITE")
         .into_iter()
         .filter(|s| *s == 200)
         .count();
-    assert!(oks >= 3, "sipp's 200s to the INVITEs: {oks}: {}", ctx());
+    assert!(oks >= 3, "sipp's 200s to the INVITEs: {oks}: {}", ctx(&run));
     assert!(
         requests_to_sipp(&run, "ACK").len() >= 3,
         "one ACK per INVITE 200: {}",
-        ctx()
+        ctx(&run)
     );
-    assert_eq!(requests_to_sipp(&run, "BYE").len(), 1, "{}", ctx());
-    check_cseqs(&run);
-    check_sessions_freed(&run);
+    assert_eq!(requests_to_sipp(&run, "BYE").len(), 1, "{}", ctx(&run));
+    check_trunk_call_done(&run);
 }
 
 #[test]
 fn jssip_hold_and_resume_are_relayed_to_the_trunk() {
-    if skipped() {
-        return;
-    }
     hold_and_resume("jssip");
 }
 
 #[test]
 fn sipjs_hold_and_resume_are_relayed_to_the_trunk() {
-    if skipped() {
-        return;
-    }
     hold_and_resume("sipjs");
 }
 
@@ -232,93 +273,72 @@ fn sipjs_hold_and_resume_are_relayed_to_the_trunk() {
 /// packets still arriving, and the BYE still reaches sipp.
 #[test]
 fn sipjs_hold_refused_by_the_trunk_keeps_the_call() {
-    if skipped() {
-        return;
-    }
-    let run = run_browser(&[
-        "--sipp",
+    let Some(run) = call(
         "uas",
-        "--lib",
         "sipjs",
-        "--scenario",
-        &scenario("sipp-uas-hold-refused.xml"),
-        "--",
-        "--hold-refused",
-        "488",
-        "--duration",
-        "3",
-    ]);
-    check_call(&run, "sipjs", Ender::Browser);
-    let ctx = || {
-        format!(
-            "{}\nSIP:\n{}\nstderr:\n{}",
-            run.json,
-            ladder(&run),
-            run.stderr
-        )
+        &[
+            "--scenario",
+            "tests/browser/sipp-uas-hold-refused.xml",
+            "--",
+            "--hold-refused",
+            "488",
+            "--duration",
+            "3",
+        ],
+    ) else {
+        return;
     };
+    check_call(&run, "sipjs", Ender::Browser);
     let h = &run.json["holdRefused"];
-    assert_eq!(h["hold"]["ok"], false, "{}", ctx());
-    assert_eq!(h["state"], "connected", "{}", ctx());
+    assert_eq!(h["hold"]["ok"], false, "{}", ctx(&run));
+    assert_eq!(h["state"], "connected", "{}", ctx(&run));
     let invites = requests_to_sipp(&run, "INVITE");
     assert_eq!(
         invites.len(),
         2,
         "the INVITE and the hold re-INVITE: {}",
-        ctx()
+        ctx(&run)
     );
     assert_eq!(
         invites[1]["directions"],
         serde_json::json!(["sendonly"]),
         "{}",
-        ctx()
+        ctx(&run)
     );
-    assert_eq!(
-        sipp_statuses(&run, "INVITE")
-            .into_iter()
-            .filter(|s| *s >= 200)
-            .collect::<Vec<_>>(),
-        [200, 488],
-        "{}",
-        ctx()
-    );
-    assert_eq!(requests_to_sipp(&run, "BYE").len(), 1, "{}", ctx());
-    check_cseqs(&run);
-    check_sessions_freed(&run);
+    assert_eq!(sipp_finals(&run, "INVITE"), [200, 488], "{}", ctx(&run));
+    assert_eq!(requests_to_sipp(&run, "BYE").len(), 1, "{}", ctx(&run));
+    check_trunk_call_done(&run);
 }
 
 /// `--trunk "sip:127.0.0.1:5070;transport=tcp"` and sipp listening on TCP only (-t t1): the
 /// call connects, the tone comes back, and every SIP message to and from sipp went over TCP.
 #[test]
 fn trunk_over_tcp() {
-    if skipped() {
+    let Some(run) = call("uas", "jssip", &["--transport", "tcp"]) else {
         return;
-    }
-    let run = run_browser(&["--sipp", "uas", "--lib", "jssip", "--transport", "tcp"]);
+    };
     check_call(&run, "jssip", Ender::Browser);
     check_dtmf_at_sipp(&run);
-    let ctx = || format!("SIP:\n{}\nstderr:\n{}", ladder(&run), run.stderr);
     let msgs = sip(&run);
     assert!(
         msgs.iter().all(|m| m["proto"] == "tcp"),
         "SIP to sipp not over TCP: {}",
-        ctx()
+        ctx(&run)
     );
     for method in ["INVITE", "ACK", "BYE"] {
         assert_eq!(
             requests_to_sipp(&run, method).len(),
             1,
             "{method} over TCP: {}",
-            ctx()
+            ctx(&run)
         );
     }
     assert!(
         sipp_statuses(&run, "INVITE").contains(&200),
         "sipp's 200 over TCP: {}",
-        ctx()
+        ctx(&run)
     );
-    check_cseqs(&run);
-    check_sessions_freed(&run);
+    check_trunk_call_done(&run);
 }
 
 /// sipp challenges the INVITE (401, Digest MD5 qop=auth); Ferry, configured with the trunk's
@@ -326,52 +346,34 @@ fn trunk_over_tcp() {
 /// sipp verifies (the scenario fails otherwise), and the call goes on.
 #[test]
 fn digest_auth_toward_the_trunk() {
-    if skipped() {
-        return;
-    }
-    let (dir, cfg) = config(
+    let Some(run) = digest_call(
         "trunk-auth",
-        "[trunk]\nuri = \"sip:127.0.0.1:5070\"\nusername = \"ferry\"\npassword = \"s3cret\"\n",
-    );
-    let run = run_browser(&[
-        "--sipp",
-        "uas",
-        "--lib",
-        "jssip",
-        "--config",
-        &cfg,
-        "--scenario",
-        &scenario("sipp-uas-digest.xml"),
-    ]);
-    let _ = std::fs::remove_dir_all(dir);
+        "s3cret",
+        "tests/browser/sipp-uas-digest.xml",
+        &[],
+    ) else {
+        return;
+    };
     check_call(&run, "jssip", Ender::Browser);
     check_dtmf_at_sipp(&run);
-    let ctx = || format!("SIP:\n{}\nstderr:\n{}", ladder(&run), run.stderr);
-    let invites = requests_to_sipp(&run, "INVITE");
-    let auth: Vec<&Value> = invites.iter().map(|m| &m["authorization"]).collect();
     assert_eq!(
-        auth,
+        invite_authorizations(&run),
         [&Value::Bool(false), &Value::Bool(true)],
         "an INVITE, then one with credentials: {}",
-        ctx()
+        ctx(&run)
     );
     assert_eq!(
-        sipp_statuses(&run, "INVITE")
-            .into_iter()
-            .filter(|s| *s >= 200)
-            .collect::<Vec<_>>()
-            .first(),
+        sipp_finals(&run, "INVITE").first(),
         Some(&401),
         "{}",
-        ctx()
+        ctx(&run)
     );
     assert!(
         requests_to_sipp(&run, "ACK").len() >= 2,
         "the 401 and the 200 ACKed: {}",
-        ctx()
+        ctx(&run)
     );
-    check_cseqs(&run);
-    check_sessions_freed(&run);
+    check_trunk_call_done(&run);
 }
 
 /// With the wrong password, the credentialed retry gets a second 401: Ferry must give up (no
@@ -379,53 +381,32 @@ fn digest_auth_toward_the_trunk() {
 /// call with 403.
 #[test]
 fn wrong_trunk_password_fails_after_one_retry() {
-    if skipped() {
-        return;
-    }
-    let (dir, cfg) = config(
+    let Some(run) = digest_call(
         "trunk-auth-bad",
-        "[trunk]\nuri = \"sip:127.0.0.1:5070\"\nusername = \"ferry\"\npassword = \"wrong\"\n",
-    );
-    let run = run_browser(&[
-        "--sipp",
-        "uas",
-        "--lib",
-        "jssip",
-        "--config",
-        &cfg,
-        "--scenario",
-        &scenario("sipp-uas-digest-wrong.xml"),
-        "--",
-        "--expect-fail",
-        "403",
-    ]);
-    let _ = std::fs::remove_dir_all(dir);
+        "wrong",
+        "tests/browser/sipp-uas-digest-wrong.xml",
+        &["--expect-fail", "403"],
+    ) else {
+        return;
+    };
     let j = &run.json;
-    let ctx = || format!("{j}\nSIP:\n{}\nstderr:\n{}", ladder(&run), run.stderr);
-    assert_eq!(j["ok"], true, "{}", ctx());
-    assert_eq!(j["state"], "failed", "{}", ctx());
-    assert_eq!(j["status"], 403, "{}", ctx());
-    let invites = requests_to_sipp(&run, "INVITE");
-    let auth: Vec<&Value> = invites.iter().map(|m| &m["authorization"]).collect();
+    assert_eq!(j["ok"], true, "{}", ctx(&run));
+    assert_eq!(j["state"], "failed", "{}", ctx(&run));
+    assert_eq!(j["status"], 403, "{}", ctx(&run));
     assert_eq!(
-        auth,
+        invite_authorizations(&run),
         [&Value::Bool(false), &Value::Bool(true)],
         "one retry with credentials, no more: {}",
-        ctx()
+        ctx(&run)
     );
-    let finals: Vec<u64> = sipp_statuses(&run, "INVITE")
-        .into_iter()
-        .filter(|s| *s >= 200)
-        .collect();
-    assert_eq!(finals, [401, 401], "{}", ctx());
+    assert_eq!(sipp_finals(&run, "INVITE"), [401, 401], "{}", ctx(&run));
     assert_eq!(
         requests_to_sipp(&run, "ACK").len(),
         2,
         "each 401 ACKed: {}",
-        ctx()
+        ctx(&run)
     );
-    check_cseqs(&run);
-    check_sessions_freed(&run);
+    check_trunk_call_done(&run);
 }
 
 /// Longest time in the stats series (pairs of ms and inbound packets) during which the inbound
@@ -452,72 +433,70 @@ fn longest_stall(series: &[Value]) -> u64 {
 /// (its WebSocket died with the old process), so it does not hang up itself.
 #[test]
 fn signaling_restart_mid_call_keeps_the_call() {
-    if skipped() {
-        return;
-    }
-    let run = run_browser(&[
-        "--sipp",
+    let Some(run) = call(
         "uas-bye",
-        "--lib",
         "jssip",
-        "--sipp-duration",
-        "12000",
-        "--kill-signaling",
-        "--",
-        "--hangup",
-        "none",
-        "--duration",
-        "10",
-    ]);
+        &[
+            "--sipp-duration",
+            "12000",
+            "--kill-signaling",
+            "--",
+            "--hangup",
+            "none",
+            "--duration",
+            "10",
+        ],
+    ) else {
+        return;
+    };
     let j = &run.json;
-    let ctx = || format!("{j}\nSIP:\n{}\nstderr:\n{}", ladder(&run), run.stderr);
-    assert_eq!(j["ok"], true, "{}", ctx());
+    assert_eq!(j["ok"], true, "{}", ctx(&run));
     let m = &j["midCall"];
-    assert_eq!(m["status"], 0, "kill-signaling.sh: {}", ctx());
+    assert_eq!(m["status"], 0, "kill-signaling.sh: {}", ctx(&run));
     let r = &j["restart"];
     assert!(
         r["newPid"].as_u64().is_some() && r["newPid"] != r["oldPid"],
         "a new signaling process: {}",
-        ctx()
+        ctx(&run)
     );
     assert_eq!(
         r["sessionsAfter"],
         1,
         "the engine kept the call's session through the restart: {}",
-        ctx()
+        ctx(&run)
     );
     let growth = m["inboundGrowthAfter"].as_u64().unwrap_or(0);
     assert!(
         growth > 100,
         "browser packets in the 3 s after the restart: {growth}: {}",
-        ctx()
+        ctx(&run)
     );
     let stall = longest_stall(m["series"].as_array().map_or(&[][..], |v| v));
     assert!(
         stall < 1000,
         "inbound packets stalled {stall} ms around the kill: {}",
-        ctx()
+        ctx(&run)
     );
     let hz = m["toneAfter"].as_f64().unwrap_or(0.0);
     assert!(
         (hz - 1230.0).abs() <= 30.0,
         "tone after the restart {hz}: {}",
-        ctx()
+        ctx(&run)
     );
-    assert_eq!(j["state"], "connected", "{}", ctx());
+    assert_eq!(j["state"], "connected", "{}", ctx(&run));
     // sipp's BYE (sent 12 s after its 200, well after the restart) was answered 200: run.sh's
     // exit status covers sipp's verdict, and the capture shows it.
     let msgs = sip(&run);
     let bye = msgs
         .iter()
         .position(|m| m["toSipp"] == false && m["method"] == "BYE")
-        .unwrap_or_else(|| panic!("sipp sent no BYE: {}", ctx()));
+        .unwrap_or_else(|| panic!("sipp sent no BYE: {}", ctx(&run)));
     assert!(
         msgs[bye..].iter().any(|m| m["toSipp"] == true
             && m["status"] == 200
             && m["cseq"].as_str().is_some_and(|c| c.ends_with(" BYE"))),
         "no 200 to sipp's BYE: {}",
-        ctx()
+        ctx(&run)
     );
     check_sessions_freed(&run);
 }
@@ -527,44 +506,40 @@ fn signaling_restart_mid_call_keeps_the_call() {
 /// plain UAS scenario requires it) and the session is freed.
 #[test]
 fn browser_hangs_up_after_a_signaling_restart() {
-    if skipped() {
-        return;
-    }
-    let run = run_browser(&[
-        "--sipp",
+    let Some(run) = call(
         "uas",
-        "--lib",
         "jssip",
-        "--kill-signaling",
-        "--",
-        "--hangup",
-        "browser",
-        "--duration",
-        "9",
-    ]);
+        &[
+            "--kill-signaling",
+            "--",
+            "--hangup",
+            "browser",
+            "--duration",
+            "9",
+        ],
+    ) else {
+        return;
+    };
     check_call(&run, "jssip", Ender::Browser);
     let j = &run.json;
-    let ctx = || format!("{j}\nSIP:\n{}\nstderr:\n{}", ladder(&run), run.stderr);
-    assert_eq!(j["restart"]["sessionsAfter"], 1, "{}", ctx());
+    assert_eq!(j["restart"]["sessionsAfter"], 1, "{}", ctx(&run));
     assert!(
         j["midCall"]["inboundGrowthAfter"].as_u64().unwrap_or(0) > 100,
         "{}",
-        ctx()
+        ctx(&run)
     );
-    assert_eq!(requests_to_sipp(&run, "BYE").len(), 1, "{}", ctx());
-    assert_eq!(sipp_statuses(&run, "BYE"), [200], "{}", ctx());
-    check_cseqs(&run);
-    check_sessions_freed(&run);
+    assert_eq!(requests_to_sipp(&run, "BYE").len(), 1, "{}", ctx(&run));
+    assert_eq!(sipp_statuses(&run, "BYE"), [200], "{}", ctx(&run));
+    check_trunk_call_done(&run);
 }
 
 /// `ferry up --https`: the page loaded from https://127.0.0.1:8443/ (self-signed certificate
 /// accepted) calls echo over wss://, and the tone comes back.
 #[test]
 fn jssip_over_wss() {
-    if skipped() {
+    let Some(run) = call("none", "jssip", &["--https"]) else {
         return;
-    }
-    let run = run_browser(&["--sipp", "none", "--lib", "jssip", "--https"]);
+    };
     check_call(&run, "jssip", Ender::Browser);
     let j = &run.json;
     assert_eq!(j["ws"], "wss://127.0.0.1:8443/sip", "{j}");
@@ -580,44 +555,45 @@ fn jssip_over_wss() {
 /// INFO, SIP.js's session.info) reaches sipp as an INFO with an application/dtmf-relay body saying
 /// Signal=5 (sipp's scenario requires it), and not also as RFC 4733 events.
 fn dtmf_as_sip_info(lib: &str) {
-    let run = run_browser(&[
-        "--sipp",
+    let Some(run) = call(
         "uas",
-        "--lib",
         lib,
-        "--scenario",
-        &scenario("sipp-uas-info.xml"),
-        "--query",
-        "dtmf=info",
-    ]);
+        &[
+            "--scenario",
+            "tests/browser/sipp-uas-info.xml",
+            "--query",
+            "dtmf=info",
+        ],
+    ) else {
+        return;
+    };
     check_call(&run, lib, Ender::Browser);
-    let ctx = || format!("SIP:\n{}\nstderr:\n{}", ladder(&run), run.stderr);
     let infos = requests_to_sipp(&run, "INFO");
-    assert_eq!(infos.len(), 1, "one INFO to sipp: {}", ctx());
+    assert_eq!(infos.len(), 1, "one INFO to sipp: {}", ctx(&run));
     assert_eq!(
         infos[0]["contentType"],
         "application/dtmf-relay",
         "{}",
-        ctx()
+        ctx(&run)
     );
     let got: Vec<&Value> = run.json["sippReceived"]
         .as_array()
         .map(|v| v.iter().filter(|m| m["method"] == "INFO").collect())
         .unwrap_or_default();
-    assert_eq!(got.len(), 1, "INFOs in sipp's trace: {}", ctx());
+    assert_eq!(got.len(), 1, "INFOs in sipp's trace: {}", ctx(&run));
     let body = got[0]["body"].as_str().unwrap_or("");
     assert!(
         body.lines().any(|l| l.replace(' ', "") == "Signal=5"),
         "INFO body {body:?}: {}",
-        ctx()
+        ctx(&run)
     );
-    assert_eq!(sipp_statuses(&run, "INFO"), [200], "{}", ctx());
+    assert_eq!(sipp_statuses(&run, "INFO"), [200], "{}", ctx(&run));
     let c = &run.json["capture"];
     assert_eq!(
         c["pt101"],
         0,
         "the INFO key also went as RFC 4733: {c}: {}",
-        ctx()
+        ctx(&run)
     );
     assert!(
         c["rtpToSipp"].as_u64().unwrap_or(0) > 50,
@@ -628,17 +604,11 @@ fn dtmf_as_sip_info(lib: &str) {
 
 #[test]
 fn jssip_dtmf_as_sip_info_reaches_the_trunk() {
-    if skipped() {
-        return;
-    }
     dtmf_as_sip_info("jssip");
 }
 
 #[test]
 fn sipjs_dtmf_as_sip_info_reaches_the_trunk() {
-    if skipped() {
-        return;
-    }
     dtmf_as_sip_info("sipjs");
 }
 
@@ -648,20 +618,19 @@ fn sipjs_dtmf_as_sip_info_reaches_the_trunk() {
 /// more than the connected phase alone can carry at 50 packets/s.
 #[test]
 fn early_media_from_the_trunk_reaches_the_browser() {
-    if skipped() {
-        return;
-    }
-    let run = run_browser(&[
-        "--sipp",
+    let Some(run) = call(
         "uas",
-        "--lib",
         "jssip",
-        "--scenario",
-        &scenario("sipp-uas-early-media.xml"),
-        "--",
-        "--duration",
-        "4",
-    ]);
+        &[
+            "--scenario",
+            "tests/browser/sipp-uas-early-media.xml",
+            "--",
+            "--duration",
+            "4",
+        ],
+    ) else {
+        return;
+    };
     check_call(&run, "jssip", Ender::Browser);
     let inbound = run.json["statsEnd"]["inboundPackets"].as_u64().unwrap_or(0);
     let connected_ms = run.json["callMs"].as_u64().unwrap_or(0);
