@@ -682,3 +682,54 @@ fn rtp_that_looks_like_rtcp_on_an_unmuxed_leg_stays_rtp() {
         "protected as SRTP, not SRTCP"
     );
 }
+
+/// Many sessions at once, packets interleaved across them in bursts: the backends then hand
+/// the shard batches that span many sockets, so its look-ahead (prefetching later datagrams'
+/// sessions) runs on every packet. Every packet must still reach its own session's peer,
+/// decrypted, in order, and nothing may be dropped.
+#[test]
+fn interleaved_bursts_across_many_sessions_reach_the_right_peers() {
+    const SESSIONS: usize = 40;
+    const ROUNDS: u16 = 50;
+    for backend in backends() {
+        let mut f = start(backend, Duration::from_secs(60));
+        let mut legs_of = Vec::new();
+        for s in 0..SESSIONS {
+            let browser = udp("127.0.0.1:0");
+            let pbx = udp("127.0.0.1:0");
+            let (id, legs) = allocate(&mut f.client, Family::V4, [true, true]);
+            let k = key(7, s as u8);
+            let mut a = addressed(browser.local_addr().unwrap(), None, true);
+            a.srtp_in = Some(k.clone());
+            install(
+                &mut f.client,
+                id,
+                a,
+                addressed(pbx.local_addr().unwrap(), None, true),
+            );
+            legs_of.push((browser, pbx, legs, oracle(&k)));
+        }
+        for round in 0..ROUNDS {
+            // A different session order every round (a fixed permutation stride).
+            for i in 0..SESSIONS {
+                let s = (i * 17 + usize::from(round) * 7) % SESSIONS;
+                let (browser, _, legs, tx) = &mut legs_of[s];
+                let plain = rtp(0x100 + s as u32, round, 160);
+                browser
+                    .send_to(&tx.encrypt_rtp(&plain).unwrap(), legs[0].rtp)
+                    .unwrap();
+            }
+        }
+        for (s, (_, pbx, legs, _)) in legs_of.iter().enumerate() {
+            for round in 0..ROUNDS {
+                let (got, from) = recv(pbx).unwrap_or_else(|| {
+                    panic!("{backend:?} session {s} packet {round} did not arrive")
+                });
+                assert_eq!(from, legs[1].rtp);
+                assert_eq!(got, rtp(0x100 + s as u32, round, 160), "{backend:?} {s}");
+            }
+        }
+        assert_eq!(counter(&mut f.client, "drop_auth"), 0);
+        assert_eq!(counter(&mut f.client, "drop_unlatched_source"), 0);
+    }
+}

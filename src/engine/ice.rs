@@ -32,13 +32,15 @@ pub enum StunOutcome {
     Drop(DropReason),
 }
 
-/// ICE-lite state of one browser leg.
+/// ICE-lite state of one browser leg. The media path reads `nominated` and the first
+/// `verified` entries, so they come first; credentials matter only to STUN.
 #[derive(Debug)]
+#[repr(C)]
 pub struct IceLeg {
-    creds: IceCredentials,
+    nominated: Option<SocketAddr>,
     /// Addresses that sent a valid check, with the time of the latest one.
     verified: [Option<(SocketAddr, Instant)>; MAX_VERIFIED],
-    nominated: Option<SocketAddr>,
+    creds: IceCredentials,
 }
 
 impl IceLeg {
@@ -55,6 +57,13 @@ impl IceLeg {
     /// now has to be renewed with the new password.
     pub fn update(&mut self, creds: IceCredentials) {
         self.creds = creds;
+    }
+
+    /// Starts loading what the media path reads (the nominated address and the first three
+    /// verified ones: a browser's host candidate normally wins).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::engine::io::prefetch(self, 192);
     }
 
     /// Whether `addr` has ever sent a valid check.

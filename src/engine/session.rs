@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::Sender;
 
 use super::ice::{IceLeg, StunOutcome};
-use super::io::{SockId, Verdict};
+use super::io::{self, SockId, Verdict};
 use super::shard::Event;
 use super::stats::{Counters, DropReason};
 use crate::control::{
@@ -35,7 +35,7 @@ use crate::wire::rtp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     /// Session slot in the shard.
-    pub slot: usize,
+    pub slot: u32,
     /// Leg the socket belongs to.
     pub leg: LegId,
     /// The leg's separate RTCP port.
@@ -56,11 +56,13 @@ pub struct PacketCtx<'a> {
 }
 
 /// An SRTP context with the key it was made from (a re-install with the same key keeps the
-/// context, and with it the rollover counter and replay window).
+/// context, and with it the rollover counter and replay window). Held inline in its session
+/// (no pointer to chase per packet, and the shard's slab is backed by huge pages).
 #[derive(Debug)]
+#[repr(C)]
 struct Crypto {
-    key: SrtpKey,
     ctx: srtp::Context,
+    key: SrtpKey,
 }
 
 impl Crypto {
@@ -72,9 +74,16 @@ impl Crypto {
         let ctx = srtp::Context::new(profile, &master, &srtp::Config::default())
             .map_err(|e| format!("SRTP context: {e}"))?;
         Ok(Self {
-            key: key.clone(),
             ctx,
+            key: key.clone(),
         })
+    }
+
+    /// Starts loading the part of the context the SRTP path reads.
+    #[inline]
+    fn prefetch(&self) {
+        let [head, cipher] = srtp::Context::HOT;
+        io::prefetch_range(&self.ctx, head.start..cipher.end, io::Cache::All);
     }
 
     /// Keeps `current` if the key is unchanged, else builds a new context.
@@ -170,21 +179,42 @@ enum Mode {
     },
 }
 
+/// One leg's relay state: everything here is read per packet (its local addresses and its
+/// SRTP contexts live further back in the session).
 #[derive(Debug)]
 struct Leg {
     socks: [Option<SockId>; 2],
-    addrs: LegAddrs,
     mode: Mode,
     rtcp_mux: bool,
-    srtp_in: Option<Crypto>,
-    srtp_out: Option<Crypto>,
     rewrite: Rewriter,
 }
 
+/// One leg's SRTP contexts: what it receives and what it sends.
+#[derive(Debug, Default)]
+struct LegCrypto {
+    srtp_in: Option<Crypto>,
+    srtp_out: Option<Crypto>,
+}
+
+impl LegCrypto {
+    /// Starts loading the context a packet into (`inbound`) or out of this leg uses.
+    #[inline]
+    fn prefetch(&self, inbound: bool) {
+        let crypto = if inbound {
+            &self.srtp_in
+        } else {
+            &self.srtp_out
+        };
+        if let Some(c) = crypto {
+            c.prefetch();
+        }
+    }
+}
+
 impl Leg {
-    fn install(&mut self, spec: LegSpec) -> Result<(), String> {
-        let srtp_in = Crypto::update(self.srtp_in.take(), spec.srtp_in.as_ref())?;
-        let srtp_out = Crypto::update(self.srtp_out.take(), spec.srtp_out.as_ref())?;
+    fn install(&mut self, crypto: &mut LegCrypto, spec: LegSpec) -> Result<(), String> {
+        let srtp_in = Crypto::update(crypto.srtp_in.take(), spec.srtp_in.as_ref())?;
+        let srtp_out = Crypto::update(crypto.srtp_out.take(), spec.srtp_out.as_ref())?;
         self.mode = match (std::mem::replace(&mut self.mode, Mode::Pending), spec.kind) {
             (Mode::Ice(mut ice), LegKind::Ice(creds)) => {
                 ice.update(creds);
@@ -199,8 +229,8 @@ impl Leg {
             },
         };
         self.rtcp_mux = spec.rtcp_mux;
-        self.srtp_in = srtp_in;
-        self.srtp_out = srtp_out;
+        crypto.srtp_in = srtp_in;
+        crypto.srtp_out = srtp_out;
         self.rewrite = Rewriter::new(&spec.rewrite_out);
         Ok(())
     }
@@ -270,13 +300,21 @@ impl Leg {
         }
     }
 
-    /// An ICE leg must have keys both ways before media flows (DTLS done).
-    fn ready_in(&self) -> bool {
-        !matches!(self.mode, Mode::Ice(_)) || self.srtp_in.is_some()
+    /// Starts loading the ICE state behind the leg's pointer.
+    #[inline]
+    fn prefetch(&self) {
+        if let Mode::Ice(ice) = &self.mode {
+            ice.prefetch();
+        }
     }
 
-    fn ready_out(&self) -> bool {
-        !matches!(self.mode, Mode::Ice(_)) || self.srtp_out.is_some()
+    /// An ICE leg must have keys both ways before media flows (DTLS done).
+    fn ready_in(&self, crypto: &LegCrypto) -> bool {
+        !matches!(self.mode, Mode::Ice(_)) || crypto.srtp_in.is_some()
+    }
+
+    fn ready_out(&self, crypto: &LegCrypto) -> bool {
+        !matches!(self.mode, Mode::Ice(_)) || crypto.srtp_out.is_some()
     }
 }
 
@@ -285,14 +323,19 @@ fn rtcp_default(rtp: SocketAddr) -> SocketAddr {
     SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
 }
 
-/// One relayed session.
+/// One relayed session, laid out for the per-packet path: the fields every packet reads come
+/// first and fill about five cache lines ([`Session::HOT_BYTES`]); the SRTP contexts follow
+/// inline (a packet reads the hot part of one or two of them), ICE state hangs off its leg.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Session {
-    /// Session id.
-    pub id: SessionId,
     legs: [Leg; 2],
     last_rx: Instant,
     packets: u64,
+    /// Session id.
+    pub id: SessionId,
+    addrs: [LegAddrs; 2],
+    crypto: [LegCrypto; 2],
 }
 
 impl Session {
@@ -305,26 +348,26 @@ impl Session {
     ) -> Self {
         let leg = |i: usize| Leg {
             socks: socks[i],
-            addrs: addrs[i],
             mode: Mode::Pending,
             rtcp_mux: addrs[i].rtcp.is_none(),
-            srtp_in: None,
-            srtp_out: None,
             rewrite: Rewriter::default(),
         };
         Self {
-            id,
             legs: [leg(0), leg(1)],
             last_rx: now,
             packets: 0,
+            id,
+            addrs,
+            crypto: Default::default(),
         }
     }
 
     /// Installs or replaces the relay spec of both legs.
     pub fn install(&mut self, spec: [LegSpec; 2], now: Instant) -> Result<(), String> {
         let [a, b] = spec;
-        self.legs[0].install(a)?;
-        self.legs[1].install(b)?;
+        let [ca, cb] = &mut self.crypto;
+        self.legs[0].install(ca, a)?;
+        self.legs[1].install(cb, b)?;
         // A fresh install restarts the idle clock: signaling just vouched for the session.
         self.last_rx = now;
         Ok(())
@@ -339,7 +382,7 @@ impl Session {
 
     /// Local addresses of both legs.
     pub fn addrs(&self) -> [LegAddrs; 2] {
-        [self.legs[0].addrs, self.legs[1].addrs]
+        self.addrs
     }
 
     /// Time since the last accepted packet (or install).
@@ -369,6 +412,57 @@ impl Session {
             Mode::Ice(_) => Err(format!("{to} has not passed an ICE check")),
             _ => Err("DTLS is only relayed on ICE legs".into()),
         }
+    }
+
+    /// Bytes from the start of a session that the per-packet path reads in it.
+    pub const HOT_BYTES: usize = std::mem::offset_of!(Session, addrs);
+
+    /// Byte ranges of a session, from its start, that a packet arriving on `leg` reads first:
+    /// the hot fields and the first line of each SRTP context it may use (where `Some` or
+    /// `None` is decided). For a prefetch by address, before the session is read.
+    pub fn hot_ranges(leg: LegId) -> [std::ops::Range<usize>; 3] {
+        let crypto = |i: usize, field: usize| {
+            let at = std::mem::offset_of!(Session, crypto)
+                + i * std::mem::size_of::<LegCrypto>()
+                + field;
+            at..at + 64
+        };
+        let i = leg.index();
+        [
+            0..Self::HOT_BYTES,
+            crypto(i, std::mem::offset_of!(LegCrypto, srtp_in)),
+            crypto(1 - i, std::mem::offset_of!(LegCrypto, srtp_out)),
+        ]
+    }
+
+    /// Where a session starts inside an `Option<Session>` (measured: Rust does not promise a
+    /// layout for enums), for [`Session::hot_ranges`].
+    pub fn offset_in_option() -> usize {
+        let any: SocketAddr = ([0, 0, 0, 0], 0).into();
+        let addrs = LegAddrs {
+            rtp: any,
+            rtcp: None,
+        };
+        let probe = Some(Self::new(
+            SessionId(0),
+            [[None; 2]; 2],
+            [addrs; 2],
+            Instant::now(),
+        ));
+        let inner = probe.as_ref().map_or(0, |s| s as *const Self as usize);
+        inner.saturating_sub(&probe as *const Option<Self> as usize)
+    }
+
+    /// Starts loading the state behind this session's pointers that a packet arriving on
+    /// `route` will read (the session itself should already be in cache: see
+    /// [`crate::engine::io::Lookahead`]).
+    #[inline]
+    pub fn prefetch(&self, route: Route) {
+        let i = route.leg.index();
+        self.crypto[i].prefetch(true);
+        self.crypto[1 - i].prefetch(false);
+        self.legs[i].prefetch();
+        self.legs[1 - i].prefetch();
     }
 
     /// The per-packet path. `buf[..len]` is the datagram; `buf` extends to the buffer's end.
@@ -408,6 +502,7 @@ impl Session {
         ctx: &PacketCtx<'_>,
     ) -> (Result<Verdict, DropReason>, bool) {
         let (inbound, outbound) = split(&mut self.legs, route.leg);
+        let (crypto_in, crypto_out) = split(&mut self.crypto, route.leg);
         // RFC 5761 §4: on a muxed port the payload type tells RTCP apart; on a leg with a
         // separate RTCP port only that port carries RTCP (PTs 72-76 with the marker bit are
         // legal RTP there).
@@ -416,10 +511,10 @@ impl Session {
             Ok(l) => l,
             Err(why) => return (Err(why), false),
         };
-        if !inbound.ready_in() {
+        if !inbound.ready_in(crypto_in) {
             return (Err(DropReason::NotReady), false);
         }
-        let len = match &mut inbound.srtp_in {
+        let len = match &mut crypto_in.srtp_in {
             None => len,
             Some(c) => {
                 let r = if rtcp {
@@ -442,7 +537,7 @@ impl Session {
             });
         }
         self.packets += 1;
-        (forward(outbound, rtcp, buf, len, ctx), true)
+        (forward(outbound, crypto_out, rtcp, buf, len, ctx), true)
     }
 
     fn stun(
@@ -507,8 +602,8 @@ impl Session {
     }
 }
 
-/// Both legs, inbound first.
-fn split(legs: &mut [Leg; 2], inbound: LegId) -> (&mut Leg, &mut Leg) {
+/// Both legs' parts, inbound first.
+fn split<T>(legs: &mut [T; 2], inbound: LegId) -> (&mut T, &mut T) {
     let [a, b] = legs;
     match inbound {
         LegId::A => (a, b),
@@ -520,6 +615,7 @@ fn split(legs: &mut [Leg; 2], inbound: LegId) -> (&mut Leg, &mut Leg) {
 #[inline]
 fn forward(
     out: &mut Leg,
+    crypto: &mut LegCrypto,
     rtcp: bool,
     buf: &mut [u8],
     len: usize,
@@ -528,7 +624,7 @@ fn forward(
     let (via, to) = out
         .egress(rtcp, ctx.now, ctx.consent_timeout)
         .ok_or(DropReason::NotReady)?;
-    if !out.ready_out() {
+    if !out.ready_out(crypto) {
         return Err(DropReason::NotReady);
     }
     if rtcp {
@@ -536,7 +632,7 @@ fn forward(
     } else {
         out.rewrite.rtp(&mut buf[..len])?;
     }
-    let len = match &mut out.srtp_out {
+    let len = match &mut crypto.srtp_out {
         None => len,
         Some(c) => {
             let r = if rtcp {
@@ -548,4 +644,35 @@ fn forward(
         }
     };
     Ok(Verdict::Send { via, to, len })
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn prefetch_ranges_lie_inside_the_session() {
+        let size = std::mem::size_of::<Session>();
+        for leg in [LegId::A, LegId::B] {
+            for r in Session::hot_ranges(leg) {
+                assert!(r.start < r.end && r.end <= size, "{r:?} in {size}");
+            }
+        }
+        const { assert!(Session::HOT_BYTES <= 6 * 64, "the hot part grew") };
+        let off = Session::offset_in_option();
+        assert!(
+            off + size <= std::mem::size_of::<Option<Session>>(),
+            "offset {off}"
+        );
+    }
+
+    #[test]
+    fn srtp_context_hot_part_comes_first() {
+        let [head, cipher] = srtp::Context::HOT;
+        assert_eq!(head.start, 0);
+        assert_eq!(head.end, cipher.start);
+        assert!(cipher.end <= std::mem::size_of::<srtp::Context>());
+        // Key schedule and GHASH table inline, SRTCP state behind a pointer.
+        assert!(cipher.end < 1024, "{cipher:?}");
+    }
 }

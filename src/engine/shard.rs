@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
 
-use super::io::{Handler, IoOps, RxMeta, SockId, Verdict};
+use super::io::{self, Handler, IoOps, Lookahead, RxMeta, SockId, Verdict};
 use super::ports::LegSockets;
 use super::session::{Route, Session};
 use super::stats::{self, Counters, DropReason};
@@ -133,6 +133,8 @@ pub struct Shard {
     now: Instant,
     last_sweep: Instant,
     stop: bool,
+    /// Offset of a session inside its slab entry (for prefetching by address).
+    session_offset: usize,
 }
 
 impl Shard {
@@ -152,6 +154,7 @@ impl Shard {
             now,
             last_sweep: now,
             stop: false,
+            session_offset: Session::offset_in_option(),
         }
     }
 
@@ -247,7 +250,7 @@ impl Shard {
                         self.set_route(
                             sid,
                             Some(Route {
-                                slot,
+                                slot: slot as u32,
                                 leg: if leg == 0 { LegId::A } else { LegId::B },
                                 rtcp_port: i == 1,
                             }),
@@ -267,11 +270,25 @@ impl Shard {
         let session = Session::new(id, socks, addrs, self.now);
         self.by_id.insert(id, slot);
         if slot == self.sessions.len() {
+            self.grow_slab();
             self.sessions.push(Some(session));
         } else {
             self.sessions[slot] = Some(session);
         }
         Ok(())
+    }
+
+    /// Makes room for one more session. The slab doubles into fresh memory advised for huge
+    /// pages before anything is written to it (a session is about 4 KB and packets visit them
+    /// in random order: with 4 KB pages each packet would also miss the TLB).
+    fn grow_slab(&mut self) {
+        if self.sessions.len() < self.sessions.capacity() {
+            return;
+        }
+        let mut bigger = Vec::with_capacity((2 * self.sessions.capacity()).max(64));
+        io::advise_huge_pages(bigger.spare_capacity_mut());
+        bigger.append(&mut self.sessions);
+        self.sessions = bigger;
     }
 
     fn set_route(&mut self, sid: SockId, route: Option<Route>) {
@@ -346,7 +363,11 @@ impl Handler for Shard {
             self.counters.drop(DropReason::UnknownSession);
             return Verdict::Done;
         };
-        let Some(session) = self.sessions.get_mut(route.slot).and_then(Option::as_mut) else {
+        let Some(session) = self
+            .sessions
+            .get_mut(route.slot as usize)
+            .and_then(Option::as_mut)
+        else {
             self.counters.drop(DropReason::UnknownSession);
             return Verdict::Done;
         };
@@ -362,6 +383,33 @@ impl Handler for Shard {
             self.counters.tx_bytes += len as u64;
         }
         verdict
+    }
+
+    /// `Far`: the socket's route entry is prefetched. `Mid`: the route is read (in cache by
+    /// now) and the session's hot lines are prefetched by address. `Near`: the session is read
+    /// and the SRTP contexts in use and the ICE state are prefetched.
+    #[inline]
+    fn prefetch(&mut self, sock: SockId, ahead: Lookahead) {
+        let Some(route) = self.routes.get(sock.0 as usize) else {
+            return;
+        };
+        if ahead == Lookahead::Far {
+            return io::prefetch(route, 64);
+        }
+        let Some(entry) = route.and_then(|r| self.sessions.get(r.slot as usize).map(|e| (r, e)))
+        else {
+            return;
+        };
+        match (ahead, entry) {
+            (Lookahead::Mid, (r, e)) => {
+                let at = self.session_offset;
+                for range in Session::hot_ranges(r.leg) {
+                    io::prefetch_range(e, at + range.start..at + range.end, io::Cache::All);
+                }
+            }
+            (_, (r, Some(session))) => session.prefetch(r),
+            _ => {}
+        }
     }
 
     fn poll(&mut self, now: Instant, io: &mut dyn IoOps) {

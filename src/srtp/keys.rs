@@ -75,20 +75,32 @@ impl SessionKeys {
     }
 }
 
+/// AES-CM + HMAC-SHA1 state (about 900 bytes with the soft and AES-NI key schedules).
+pub struct CmKeys {
+    /// Expanded AES key.
+    aes: Aes128,
+    /// HMAC pre-keyed with the session auth key: cloned per packet, never re-keyed.
+    mac: Hmac<Sha1>,
+    /// Session salt.
+    salt: [u8; 14],
+}
+
+impl std::fmt::Debug for CmKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CmKeys")
+    }
+}
+
 /// Cipher state for one of SRTP or SRTCP, keyed once.
-// Inline variants on purpose: a context holds two of these for its lifetime, and boxing the
-// large CM state would add a pointer chase per packet.
+///
+/// The GCM key (ring: round keys and GHASH powers, 544 bytes) is inline, so the GCM path reads
+/// it at a fixed offset in its context with no pointer chase; the larger CM state is boxed so
+/// that it does not inflate every context.
+// The GCM variant is the large one on purpose: boxing it would add a pointer chase per packet.
 #[allow(clippy::large_enum_variant)]
 pub enum Transform {
     /// AES-128 counter mode + HMAC-SHA1 (RFC 3711 §4.1.1, §4.2.1).
-    Cm {
-        /// Expanded AES key.
-        aes: Aes128,
-        /// HMAC pre-keyed with the session auth key: cloned per packet, never re-keyed.
-        mac: Hmac<Sha1>,
-        /// Session salt.
-        salt: [u8; 14],
-    },
+    Cm(Box<CmKeys>),
     /// AES-GCM through ring.
     GcmRing {
         /// Key.
@@ -115,7 +127,7 @@ pub enum Transform {
 impl std::fmt::Debug for Transform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Cm { .. } => "Transform::Cm",
+            Self::Cm(_) => "Transform::Cm",
             Self::GcmRing { .. } => "Transform::GcmRing",
             Self::Gcm128 { .. } => "Transform::Gcm128",
             Self::Gcm256 { .. } => "Transform::Gcm256",
@@ -135,7 +147,7 @@ impl Transform {
         use aes::cipher::KeyInit;
         let enc = &k.enc[..p.key_len()];
         Ok(match (p.is_aead(), backend) {
-            (false, _) => Self::Cm {
+            (false, _) => Self::Cm(Box::new(CmKeys {
                 aes: Aes128::new(enc.into()),
                 mac: <Hmac<Sha1> as Mac>::new_from_slice(&k.auth).map_err(|_| {
                     Error::KeyLength {
@@ -144,7 +156,7 @@ impl Transform {
                     }
                 })?,
                 salt: k.salt,
-            },
+            })),
             (true, GcmBackend::Ring) => {
                 let alg = if enc.len() == 32 {
                     &aead::AES_256_GCM
@@ -201,7 +213,8 @@ impl Transform {
     /// AES-CM keystream over `data` (CM profiles only; a no-op otherwise).
     #[inline]
     pub fn cm_crypt(&self, ssrc: u32, index: u64, data: &mut [u8]) {
-        if let Self::Cm { aes, salt, .. } = self {
+        if let Self::Cm(cm) = self {
+            let CmKeys { aes, salt, .. } = &**cm;
             use ctr::cipher::InnerIvInit;
             let iv = Self::cm_iv(salt, ssrc, index);
             // The expanded key is cloned, not re-expanded: a copy of the round keys per packet.
@@ -217,8 +230,8 @@ impl Transform {
     #[inline]
     pub fn cm_tag(&self, data: &[u8], extra: &[u8]) -> [u8; 20] {
         match self {
-            Self::Cm { mac, .. } => {
-                let mut m = mac.clone();
+            Self::Cm(cm) => {
+                let mut m = cm.mac.clone();
                 m.update(data);
                 m.update(extra);
                 m.finalize().into_bytes().into()
@@ -264,7 +277,7 @@ impl Transform {
                 aad,
                 data,
             ),
-            Self::Cm { .. } => Err(Error::Malformed),
+            Self::Cm(_) => Err(Error::Malformed),
         }
     }
 
@@ -307,7 +320,7 @@ impl Transform {
                 data,
                 tag,
             ),
-            Self::Cm { .. } => Err(Error::AuthFailed),
+            Self::Cm(_) => Err(Error::AuthFailed),
         }
     }
 }

@@ -17,6 +17,7 @@
 mod keys;
 mod profile;
 mod replay;
+mod stream;
 
 use std::fmt;
 
@@ -25,6 +26,7 @@ pub use profile::{MasterKey, Profile};
 pub use replay::{ReplayWindow, WINDOW as REPLAY_WINDOW};
 
 use keys::Transform;
+use stream::{Stream, StreamTable};
 
 /// Why a packet could not be protected or unprotected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -113,72 +115,21 @@ const RETRY_DISTANCE: u16 = 1024;
 /// failed open, so a copy is kept on the stack for the retry).
 const RETRY_MAX: usize = 2048;
 
-/// Per-SSRC state.
-#[derive(Debug, Clone, Copy)]
-struct Stream {
-    ssrc: u32,
-    /// SRTP: rollover counter and highest sequence number (s_l), valid once `started`.
-    roc: u32,
-    s_l: u16,
-    started: bool,
-    rtp_window: ReplayWindow,
-    /// The last packet of this stream failed authentication (makes the next one retryable).
-    suspect: bool,
-    /// SRTCP: next index to send.
-    rtcp_next: u32,
-    rtcp_window: ReplayWindow,
-}
-
-impl Stream {
-    fn new(ssrc: u32) -> Self {
-        Self {
-            ssrc,
-            roc: 0,
-            s_l: 0,
-            started: false,
-            rtp_window: ReplayWindow::default(),
-            suspect: false,
-            rtcp_next: 0,
-            rtcp_window: ReplayWindow::default(),
-        }
-    }
-
-    /// RFC 3711 Appendix A: the ROC guess `v` for `seq` (may be -1 before the first wrap).
-    #[inline]
-    fn estimate(&self, seq: u16) -> i64 {
-        if !self.started {
-            return 0;
-        }
-        let (roc, s_l, seq) = (i64::from(self.roc), i32::from(self.s_l), i32::from(seq));
-        if s_l < 32_768 {
-            if seq - s_l > 32_768 { roc - 1 } else { roc }
-        } else if s_l - 32_768 > seq {
-            roc + 1
-        } else {
-            roc
-        }
-    }
-
-    /// RFC 3711 §3.3.1: updates ROC and s_l after an authenticated packet with ROC `v`.
-    #[inline]
-    fn advance(&mut self, v: u32, seq: u16) {
-        if !self.started || v > self.roc || (v == self.roc && seq > self.s_l) {
-            self.roc = v;
-            self.s_l = seq;
-            self.started = true;
-        }
-    }
-}
-
 /// One direction of SRTP/SRTCP for a session.
+///
+/// Laid out for the per-packet path: the SRTP cipher state and the first streams come first and
+/// are contiguous ([`Context::hot_bytes`] says how far), so one packet touches a handful of
+/// adjacent cache lines of its context; SRTCP state and the SSRC policy live further away or
+/// behind a pointer (one SRTCP packet per second or so).
+#[repr(C)]
 pub struct Context {
     profile: Profile,
+    /// Fixed capacity (`max_streams`), allocated once.
+    streams: StreamTable,
     rtp: Transform,
-    rtcp: Transform,
+    rtcp: Box<Transform>,
     policy: SsrcPolicy,
     max_streams: usize,
-    /// Fixed capacity (`max_streams`), allocated once.
-    streams: Vec<Stream>,
 }
 
 impl fmt::Debug for Context {
@@ -248,10 +199,10 @@ impl Context {
         Ok(Self {
             profile,
             rtp: Transform::from_keys(profile, rtp, config.gcm_backend)?,
-            rtcp: Transform::from_keys(profile, rtcp, config.gcm_backend)?,
+            rtcp: Box::new(Transform::from_keys(profile, rtcp, config.gcm_backend)?),
             policy: config.ssrcs.clone(),
             max_streams,
-            streams: Vec::with_capacity(max_streams),
+            streams: StreamTable::with_capacity(max_streams),
         })
     }
 
@@ -278,6 +229,14 @@ impl Context {
         self.profile.rtcp_tag_len() + 4
     }
 
+    /// What the SRTP (not SRTCP) path reads of a context, as byte ranges from its start, for a
+    /// prefetch: the profile and the first [`stream::INLINE`] streams, then the SRTP cipher
+    /// state (the GCM key is inline; the CM key is behind a pointer).
+    pub const HOT: [std::ops::Range<usize>; 2] = [
+        0..std::mem::offset_of!(Context, rtp),
+        std::mem::offset_of!(Context, rtp)..std::mem::offset_of!(Context, rtcp),
+    ];
+
     /// The rollover counter of a stream, if known.
     pub fn roc(&self, ssrc: u32) -> Option<u32> {
         self.streams
@@ -290,9 +249,14 @@ impl Context {
     /// fixed capacity.
     #[inline]
     fn slot(&self, ssrc: u32) -> Result<(usize, Stream), Error> {
-        if let Some(i) = self.streams.iter().position(|s| s.ssrc == ssrc) {
-            return Ok((i, self.streams[i]));
+        if let Some(i) = self.streams.position(ssrc) {
+            return Ok((i, *self.streams.get(i)));
         }
+        Ok((self.new_slot(ssrc)?, Stream::new(ssrc)))
+    }
+
+    /// Where a stream for the unknown `ssrc` would go, if the policy and capacity allow one.
+    fn new_slot(&self, ssrc: u32) -> Result<usize, Error> {
         let allowed = match &self.policy {
             SsrcPolicy::Any => true,
             SsrcPolicy::List(l) => l.contains(&ssrc),
@@ -300,13 +264,13 @@ impl Context {
         if !allowed || self.streams.len() >= self.max_streams {
             return Err(Error::UnknownSsrc);
         }
-        Ok((self.streams.len(), Stream::new(ssrc)))
+        Ok(self.streams.len())
     }
 
     /// The stream for `ssrc`, created if the policy allows (sending side: nothing to verify).
     #[inline]
     fn stream_mut(&mut self, ssrc: u32) -> Result<&mut Stream, Error> {
-        let i = match self.streams.iter().position(|s| s.ssrc == ssrc) {
+        let i = match self.streams.position(ssrc) {
             Some(i) => i,
             None => {
                 let (i, s) = self.slot(ssrc)?;
@@ -314,7 +278,7 @@ impl Context {
                 i
             }
         };
-        Ok(&mut self.streams[i])
+        Ok(self.streams.get_mut(i))
     }
 
     #[inline]
@@ -322,7 +286,7 @@ impl Context {
         if i == self.streams.len() {
             self.streams.push(s);
         } else {
-            self.streams[i] = s;
+            *self.streams.get_mut(i) = s;
         }
     }
 
@@ -364,11 +328,17 @@ impl Context {
         let len = buf.len() - tag_len;
         let hdr = rtp_header_len(&buf[..len])?;
         let (ssrc, seq) = (be32(&buf[8..12]), u16::from_be_bytes([buf[2], buf[3]]));
-        let (i, mut s) = self.slot(ssrc)?;
+        // The stream is read in place (a copy of it costs more than the checks themselves); a
+        // new SSRC gets a stream only once its first packet authenticates.
+        let (i, fresh) = match self.streams.position(ssrc) {
+            Some(i) => (i, None),
+            None => (self.new_slot(ssrc)?, Some(Stream::new(ssrc))),
+        };
+        let s = fresh.as_ref().unwrap_or_else(|| self.streams.get(i));
         let v = s.estimate(seq);
         let retry = s.suspect
             || (s.started && seq.wrapping_sub(s.s_l).min(s.s_l.wrapping_sub(seq)) > RETRY_DISTANCE);
-        let mut result = self.open_rtp_at(&s, v, buf, hdr, len, retry);
+        let mut result = self.open_rtp_at(s, v, buf, hdr, len, retry);
         if result == Err(Error::AuthFailed) && retry {
             // The sender may be up to two rollovers ahead (a gap of up to ~2^17 packets, 43
             // minutes at 50 pps), or the packet a late one from the previous rollover.
@@ -378,7 +348,7 @@ impl Context {
                 .filter(|a| *a != v)
                 .enumerate()
             {
-                result = self.open_rtp_at(&s, alt, buf, hdr, len, n < 2);
+                result = self.open_rtp_at(s, alt, buf, hdr, len, n < 2);
                 if result != Err(Error::AuthFailed) {
                     break;
                 }
@@ -386,15 +356,18 @@ impl Context {
         }
         match result {
             Ok(v) => {
+                if let Some(f) = fresh {
+                    self.streams.push(f);
+                }
+                let s = self.streams.get_mut(i);
                 s.rtp_window.accept((u64::from(v) << 16) | u64::from(seq));
                 s.advance(v, seq);
                 s.suspect = false;
-                self.commit(i, s);
                 Ok(len)
             }
             Err(e) => {
-                if e == Error::AuthFailed && i < self.streams.len() {
-                    self.streams[i].suspect = true;
+                if e == Error::AuthFailed && fresh.is_none() {
+                    self.streams.get_mut(i).suspect = true;
                 }
                 Err(e)
             }

@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
 use super::sys;
-use super::{Handler, IoOps, LoopConfig, RxMeta, SockId, TAILROOM, Verdict, Waker};
+use super::{Handler, IoOps, Lookahead, LoopConfig, RxMeta, SockId, TAILROOM, Verdict, Waker};
 
 const WAKER_TOKEN: u64 = u64::MAX;
 /// recvmmsg rounds per socket per wake-up, so one busy socket cannot starve the others.
@@ -207,10 +207,17 @@ pub fn run<H: Handler>(cfg: &LoopConfig, waker: &Waker, handler: &mut H) -> io::
             return Err(e);
         }
         let mut woken = false;
-        for ev in &events[..n as usize] {
+        let ready = &events[..n as usize];
+        for (j, ev) in ready.iter().enumerate() {
             if ev.u64 == WAKER_TOKEN {
                 woken = true;
                 continue;
+            }
+            // The next sockets' sessions load while this one is read and relayed.
+            for (k, ahead) in Lookahead::STAGES {
+                if let Some(next) = ready.get(j + k).filter(|e| e.u64 != WAKER_TOKEN) {
+                    handler.prefetch(SockId(next.u64 as u32), ahead);
+                }
             }
             let id = SockId(ev.u64 as u32);
             for _ in 0..ROUNDS {

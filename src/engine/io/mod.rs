@@ -76,6 +76,15 @@ pub trait Handler {
     /// allocate or panic.
     fn on_datagram(&mut self, meta: &RxMeta, buf: &mut [u8], len: usize) -> Verdict;
 
+    /// A datagram on `sock` will reach [`Handler::on_datagram`] soon: backends announce each one
+    /// at every [`Lookahead`] stage, so the handler can have its per-session state loaded from
+    /// memory while it works on the current datagram. A hint: it must not change what
+    /// `on_datagram` does. The default does nothing.
+    #[inline]
+    fn prefetch(&mut self, sock: SockId, ahead: Lookahead) {
+        let _ = (sock, ahead);
+    }
+
     /// Called after each batch and on every wake-up or tick: drain commands, run timers, use
     /// `io` for socket changes and out-of-band sends.
     fn poll(&mut self, now: Instant, io: &mut dyn IoOps);
@@ -93,6 +102,72 @@ pub trait Handler {
 
     /// Whether the loop should end (checked after each `poll`).
     fn should_stop(&self) -> bool;
+}
+
+/// How far ahead of its turn a datagram is announced to [`Handler::prefetch`]. Backends
+/// announce every datagram of a batch three times, so a handler can walk a chain of dependent
+/// loads (table entry, then the object it names, then what that points to) one link per step,
+/// each link already in cache when it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookahead {
+    /// Three datagrams ahead.
+    Far,
+    /// Two ahead.
+    Mid,
+    /// The next datagram.
+    Near,
+}
+
+impl Lookahead {
+    /// Each stage with its distance, farthest first: the order backends announce in.
+    pub const STAGES: [(usize, Lookahead); 3] = [(6, Self::Far), (4, Self::Mid), (2, Self::Near)];
+}
+
+/// Asks the CPU to start loading the cache lines of `*r` (at most its first `max_bytes`) into
+/// all cache levels. A hint only: it changes no state and never faults.
+#[inline(always)]
+pub fn prefetch<T: ?Sized>(r: &T, max_bytes: usize) {
+    prefetch_range(r, 0..max_bytes, Cache::All);
+}
+
+/// Which caches a prefetch fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cache {
+    /// Every level (PREFETCHT0): for what is read next.
+    All,
+    /// The second level and beyond (PREFETCHT1): for what is read a little later, without
+    /// crowding the first-level cache.
+    L2,
+}
+
+/// Like [`prefetch`], for the bytes `range` of `*r` (clamped to its size).
+#[inline(always)]
+#[allow(unsafe_code)]
+pub fn prefetch_range<T: ?Sized>(r: &T, range: std::ops::Range<usize>, cache: Cache) {
+    let size = std::mem::size_of_val(r);
+    let (start, end) = (range.start.min(size), range.end.min(size));
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _MM_HINT_T1, _mm_prefetch};
+        let base = (r as *const T).cast::<i8>();
+        // From the line holding the first byte to the line holding the last one.
+        let mut off = start as isize - ((base as usize + start) % 64) as isize;
+        while off < end as isize {
+            let p = base.wrapping_offset(off);
+            // SAFETY: PREFETCHh is a hint: it reads no memory architecturally, cannot fault
+            // and has no effect on program state. The addresses are inside `*r`, which the
+            // borrow keeps alive anyway.
+            unsafe {
+                match cache {
+                    Cache::All => _mm_prefetch::<_MM_HINT_T0>(p),
+                    Cache::L2 => _mm_prefetch::<_MM_HINT_T1>(p),
+                }
+            }
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (r, start, end, cache);
 }
 
 /// Which backend runs a shard.
@@ -149,6 +224,39 @@ pub fn run<H: Handler>(
         BackendKind::Auto if uring::available() => uring::run(cfg, waker, handler),
         BackendKind::Auto => mmsg::run(cfg, waker, handler),
     }
+}
+
+/// Asks the kernel to back `mem` with transparent huge pages where it can (`MADV_HUGEPAGE`; a
+/// no-op where THP is off). For large per-shard tables read in random order, so that each
+/// packet does not also pay a page walk: call it before the memory is first touched.
+#[allow(unsafe_code)]
+pub fn advise_huge_pages<T>(mem: &[std::mem::MaybeUninit<T>]) {
+    const HUGE: usize = 2 << 20;
+    let (start, len) = (mem.as_ptr() as usize, std::mem::size_of_val(mem));
+    // Only whole huge pages inside the range: madvise needs an aligned start, and advising
+    // the neighbours of a small allocation would be pointless.
+    let first = start.next_multiple_of(HUGE);
+    let end = (start + len) & !(HUGE - 1);
+    if end > first {
+        // SAFETY: MADV_HUGEPAGE changes only how the kernel backs this range, which lies
+        // inside memory the slice borrows; contents and validity are unaffected.
+        unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
+    }
+}
+
+/// CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`), for benchmarks that must
+/// not count time other processes take on a shared core.
+#[allow(unsafe_code)]
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the live local we pass.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// Pins the calling thread to one CPU.

@@ -20,7 +20,7 @@ use io_uring::types::{BufRingEntry, CancelBuilder, Fd, Fixed, SubmitArgs, Timesp
 use io_uring::{IoUring, cqueue, opcode, squeue};
 
 use super::sys;
-use super::{Handler, IoOps, LoopConfig, RxMeta, SockId, TAILROOM, Verdict, Waker};
+use super::{Handler, IoOps, Lookahead, LoopConfig, RxMeta, SockId, TAILROOM, Verdict, Waker};
 
 /// Buffer group id of the receive ring.
 const BGID: u16 = 7;
@@ -164,6 +164,13 @@ impl BufRing {
             let tail = BufRingEntry::tail(self.ring).cast_mut();
             (*tail.cast::<AtomicU16>()).store(self.tail, Ordering::Release);
         }
+    }
+
+    fn peek(&self, bid: u16) -> &[u8] {
+        let s = self.size;
+        self.bufs
+            .get(usize::from(bid) * s..(usize::from(bid) + 1) * s)
+            .unwrap_or(&[])
     }
 
     fn buf(&mut self, bid: u16) -> &mut [u8] {
@@ -432,6 +439,9 @@ fn event_loop<H: Handler>(
         let reaped_at = Instant::now();
         let mut woken = false;
         for i in 0..r.cqes.len() {
+            for (d, ahead) in Lookahead::STAGES {
+                announce(st, handler, r.cqes.get(i + d), ahead);
+            }
             let (ud, res, flags) = r.cqes[i];
             woken |= complete(ring, st, handler, &mut r.sent, Op::decode(ud), res, flags);
         }
@@ -455,6 +465,26 @@ fn event_loop<H: Handler>(
         }
     }
     Ok(())
+}
+
+/// Tells the handler about a datagram that is coming up in this batch (see [`Lookahead`]);
+/// one datagram ahead, its receive buffer is prefetched too.
+#[inline]
+fn announce<H: Handler>(
+    st: &State,
+    handler: &mut H,
+    cqe: Option<&(u64, i32, u32)>,
+    ahead: Lookahead,
+) {
+    let Some(&(ud, res, flags)) = cqe else { return };
+    if let (Op::Recv { slot, .. }, true) = (Op::decode(ud), res >= 0) {
+        if ahead == Lookahead::Near {
+            if let Some(bid) = cqueue::buffer_select(flags) {
+                super::prefetch(st.bufs.peek(bid), 256);
+            }
+        }
+        handler.prefetch(SockId(slot), ahead);
+    }
 }
 
 /// Handles one completion; returns whether it was the waker.
