@@ -7,6 +7,8 @@
 //! No trunk is needed: an offer without `a=fingerprint` is refused with 488 before routing.
 
 mod common;
+#[path = "common/sipws.rs"]
+mod sipws;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -179,30 +181,14 @@ fn find<'a>(samples: &'a [Sample], name: &str, labels: &[(&str, &str)]) -> Optio
     })
 }
 
-/// The captured JsSIP INVITE (tests/fixtures/jssip-invite.txt) with a fresh Call-ID, branch
-/// and From tag and its `a=fingerprint` lines removed: a WebRTC gateway must refuse it (488).
+/// The captured JsSIP INVITE with its `a=fingerprint` lines removed: a WebRTC gateway must
+/// refuse it (488).
 fn invite_without_fingerprint(call_id: &str) -> String {
-    let raw = std::fs::read_to_string(common::fixture_path("jssip-invite.txt")).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("fixture has a body");
-    let body: String = body
-        .split_inclusive("\r\n")
-        .filter(|l| !l.starts_with("a=fingerprint:"))
-        .collect();
-    let mut out = String::new();
-    for line in head.split("\r\n") {
-        let line = match line.split_once(':').map(|(k, _)| k) {
-            Some("Via") => format!("Via: SIP/2.0/WS h3ioan6e6ca6.invalid;branch=z9hG4bK{call_id}"),
-            Some("From") => format!("From: <sip:alice@127.0.0.1>;tag=f{call_id}"),
-            Some("Call-ID") => format!("Call-ID: {call_id}"),
-            Some("Content-Length") => format!("Content-Length: {}", body.len()),
-            _ => line.to_string(),
-        };
-        out.push_str(&line);
-        out.push_str("\r\n");
-    }
-    out.push_str("\r\n");
-    out.push_str(&body);
-    out
+    sipws::invite(call_id, |body| {
+        body.split_inclusive("\r\n")
+            .filter(|l| !l.starts_with("a=fingerprint:"))
+            .collect()
+    })
 }
 
 /// Sends the fingerprint-less INVITE over `ws://.../sip` and returns the final status.

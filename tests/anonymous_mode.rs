@@ -9,7 +9,7 @@ mod sipws;
 
 use std::time::Duration;
 
-use common::ferry::{Ferry, FerryOpts, http_get, require_tools, sipp_received, start_sipp};
+use common::ferry::{Ferry, FerryOpts, http_get, sipp_received, solved_captcha, start_with_sipp};
 use sipws::*;
 
 const CONFIG: &str = r#"
@@ -24,26 +24,6 @@ captcha_bits = 10
 /// The body of an HTTP response.
 fn body(resp: &str) -> &str {
     resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-}
-
-fn json_field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
-    let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let rest = json[at..].trim_start();
-    let rest = rest.strip_prefix('"').unwrap_or(rest);
-    rest.split(['"', ',', '}']).next()
-}
-
-/// Fetches a challenge and solves it the way the page does: SHA-256(salt || nonce) with `bits`
-/// leading zero bits.
-fn solved_captcha(ferry: &Ferry) -> String {
-    let resp = http_get(ferry.http, "/api/challenge").expect("challenge");
-    let b = body(&resp);
-    let (id, salt) = (json_field(b, "id").unwrap(), json_field(b, "salt").unwrap());
-    let bits: u8 = json_field(b, "bits").unwrap().parse().unwrap();
-    let nonce = (0u64..)
-        .find(|n| ferry_signaling::abuse::captcha::solves(salt, &n.to_string(), bits))
-        .unwrap();
-    format!("{id}:{nonce}")
 }
 
 /// The fixture INVITE to `dest`, with extra headers.
@@ -96,24 +76,9 @@ fn link(ferry: &Ferry, one_time: bool, extra: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_services_with_a_solved_captcha() {
-    require_tools(&["sipp"]);
-    let sipp_port = common::ferry::free_udp_port(false);
-    let ferry = Ferry::start(
-        "anon-svc",
-        FerryOpts {
-            config: Some(CONFIG.into()),
-            trunk_port: Some(sipp_port),
-        },
-    );
+    let (ferry, mut sipp) = start_with_sipp("anon-svc", CONFIG, "sipp-uas-echo-g711.xml", 1);
     let services = http_get(ferry.http, "/api/services").unwrap();
     assert!(body(&services).contains(r#""name":"sales""#), "{services}");
-    let mut sipp = start_sipp(
-        &ferry.dir,
-        &common::fixture_path("sipp-uas-echo-g711.xml"),
-        sipp_port,
-        1,
-        &[],
-    );
     let mut ws = browser(&ferry).await;
 
     // Any other destination, even with a CAPTCHA: 403, and nothing reaches the trunk.
@@ -151,27 +116,12 @@ async fn only_services_with_a_solved_captcha() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_time_links_are_spent_on_connect_and_stay_spent_after_restart() {
-    require_tools(&["sipp"]);
-    let sipp_port = common::ferry::free_udp_port(false);
     let cfg = format!("{CONFIG}\n");
     let cfg = cfg.replace("captcha = true", "captcha = false");
-    let ferry = Ferry::start(
-        "anon-link",
-        FerryOpts {
-            config: Some(cfg.clone()),
-            trunk_port: Some(sipp_port),
-        },
-    );
+    let (ferry, mut sipp) = start_with_sipp("anon-link", &cfg, "sipp-uas-echo-g711.xml", 1);
     let token = link(&ferry, true, &["--name", "Ann"]);
     let check = http_get(ferry.http, &format!("/api/link?token={token}")).unwrap();
     assert!(body(&check).contains(r#""ok":true"#), "{check}");
-    let mut sipp = start_sipp(
-        &ferry.dir,
-        &common::fixture_path("sipp-uas-echo-g711.xml"),
-        sipp_port,
-        1,
-        &[],
-    );
     let mut ws = browser(&ferry).await;
     // Opening the page (checking the link) spends nothing; the connected call does.
     let inv = invite_to("l1", "whatever", &[format!("X-Ferry-Link: {token}")]);
@@ -211,13 +161,13 @@ async fn one_time_links_are_spent_on_connect_and_stay_spent_after_restart() {
     let _ = tokio::task::block_in_place(|| sipp.wait_exit(Duration::from_secs(10)));
 
     // After a restart of Ferry the link is still spent.
-    let dir = ferry.dir.clone();
+    let (dir, trunk_port) = (ferry.dir.clone(), ferry.trunk.port());
     drop(ferry); // kills its process group
     let ferry2 = Ferry::start_in(
         &dir,
         FerryOpts {
             config: Some(cfg),
-            trunk_port: Some(sipp_port),
+            trunk_port: Some(trunk_port),
         },
     );
     let check = http_get(ferry2.http, &format!("/api/link?token={token}")).unwrap();

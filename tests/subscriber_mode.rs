@@ -9,7 +9,7 @@ mod sipws;
 
 use std::time::Duration;
 
-use common::ferry::{Ferry, FerryOpts, http_get, require_tools, sipp_received, start_sipp};
+use common::ferry::{sipp_received, solved_captcha, start_with_sipp};
 use ferry_signaling::sip::{Method, auth};
 use sipws::*;
 
@@ -63,47 +63,9 @@ async fn login(ws: &mut Ws, call_id: &str, password: &str, captcha: Option<Strin
     resp.lines().next().unwrap_or_default().to_string()
 }
 
-fn solved_captcha(ferry: &Ferry) -> String {
-    let resp = http_get(ferry.http, "/api/challenge").expect("challenge");
-    let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let field = |k: &str| {
-        let at = body.find(&format!("\"{k}\":")).unwrap() + k.len() + 3;
-        body[at..]
-            .trim_start_matches('"')
-            .split(['"', ',', '}'])
-            .next()
-            .unwrap()
-            .to_string()
-    };
-    let (id, salt, bits) = (
-        field("id"),
-        field("salt"),
-        field("bits").parse::<u8>().unwrap(),
-    );
-    let nonce = (0u64..)
-        .find(|n| ferry_signaling::abuse::captcha::solves(&salt, &n.to_string(), bits))
-        .unwrap();
-    format!("{id}:{nonce}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registers_relay_digest_and_failed_logins_need_a_captcha() {
-    require_tools(&["sipp"]);
-    let sipp_port = common::ferry::free_udp_port(false);
-    let ferry = Ferry::start(
-        "subscriber",
-        FerryOpts {
-            config: Some(CONFIG.into()),
-            trunk_port: Some(sipp_port),
-        },
-    );
-    let sipp = start_sipp(
-        &ferry.dir,
-        &common::fixture_path("sipp-registrar-digest.xml"),
-        sipp_port,
-        7,
-        &[],
-    );
+    let (ferry, sipp) = start_with_sipp("subscriber", CONFIG, "sipp-registrar-digest.xml", 7);
     let mut ws = browser(&ferry).await;
 
     // The right password: the PBX accepts, the browser gets 200 with its binding.

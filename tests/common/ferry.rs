@@ -349,3 +349,43 @@ pub fn sipp_received(dir: &Path, method: &str) -> usize {
     }
     n
 }
+
+/// `ferry up` with `config` and its trunk on a free UDP port, and sipp (required) answering
+/// there with the fixture `scenario` for `calls` calls.
+pub fn start_with_sipp(tag: &str, config: &str, scenario: &str, calls: u32) -> (Ferry, Proc) {
+    require_tools(&["sipp"]);
+    let port = free_udp_port(false);
+    let ferry = Ferry::start(
+        tag,
+        FerryOpts {
+            config: Some(config.into()),
+            trunk_port: Some(port),
+        },
+    );
+    let scenario = super::fixture_path(scenario);
+    let sipp = start_sipp(&ferry.dir, &scenario, port, calls, &[]);
+    (ferry, sipp)
+}
+
+/// Fetches a challenge from `/api/challenge` and solves it the way the page does
+/// (SHA-256(salt || nonce) with `bits` leading zero bits): the `X-Ferry-Captcha` value `id:nonce`.
+pub fn solved_captcha(ferry: &Ferry) -> String {
+    let resp = http_get(ferry.http, "/api/challenge").expect("challenge");
+    let body = resp.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let field = |k: &str| {
+        let at = body.find(&format!("\"{k}\":")).unwrap() + k.len() + 3;
+        body[at..]
+            .trim_start()
+            .trim_start_matches('"')
+            .split(['"', ',', '}'])
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let bits: u8 = field("bits").parse().unwrap();
+    let (id, salt) = (field("id"), field("salt"));
+    let nonce = (0u64..)
+        .find(|n| ferry_signaling::abuse::captcha::solves(&salt, &n.to_string(), bits))
+        .unwrap();
+    format!("{id}:{nonce}")
+}
