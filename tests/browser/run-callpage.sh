@@ -17,33 +17,26 @@
 #
 # Environment: FERRY_BIN (--ferry), RUN_TIMEOUT seconds (default 150), KEEP_LOGS=1, RUST_LOG.
 # Ports inside the namespace: HTTP 8080, HTTPS 8443, Ferry's trunk side 5060, sipp 5070/6000.
-# (Modelled on run.sh, which other tests own; this one only adds what the call page needs.)
+# What it shares with run.sh (namespaces, cleanup, starting and waiting for ferry, dumpcap and
+# sipp) is in lib.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-
-die() { echo "run-callpage.sh: $*" >&2; exit 2; }
+prog=run-callpage.sh
+# shellcheck source=tests/browser/lib.sh
+. "$here/lib.sh"
 
 # ---- outside: check tools, then re-run this script inside fresh namespaces ----
 if [ -z "${FERRY_IN_NETNS:-}" ]; then
   [ "$(id -u)" = 0 ] || die "needs root (unshare -n)"
-  for t in unshare ip node timeout setsid python3; do
-    command -v "$t" >/dev/null || die "missing $t (util-linux, iproute2, nodejs, coreutils, python3)"
-  done
+  need "util-linux, iproute2, nodejs, coreutils, python3" unshare ip node timeout setsid python3
   [ -d "$here/node_modules/playwright-core" ] || die "run: npm ci --prefix tests/browser"
   if [ -n "${FERRY_BIN:-}" ]; then
     FERRY_BIN="$(realpath "$FERRY_BIN")"
     export FERRY_BIN
   fi
-  # The fake-microphone file, written once and renamed into place (runs side by side).
-  tone="$here/tone.wav"
-  if [ ! -s "$tone" ] || [ "$(stat -c %s "$tone")" -le 1000000 ]; then
-    python3 "$here/make-tone.py" "$tone.$$.tmp" 1230 30 && mv -f "$tone.$$.tmp" "$tone" ||
-      { rm -f "$tone.$$.tmp"; die "make-tone.py failed"; }
-  fi
-  export FERRY_IN_NETNS=1
-  exec timeout -k 5 "${RUN_TIMEOUT:-150}" \
-    unshare --net --pid --fork --kill-child --mount-proc -- bash "$0" "$@"
+  make_tone
+  enter_namespaces 150 "$@"
 fi
 
 # ---- inside the namespaces ----
@@ -67,35 +60,8 @@ if [ "$mode" = selftest ]; then
 fi
 
 [ -n "${FERRY_BIN:-}" ] && [ -x "$FERRY_BIN" ] || die "set FERRY_BIN to the ferry binary"
-for t in curl sipp dumpcap tshark; do
-  command -v "$t" >/dev/null || die "missing $t (apt-get install curl sip-tester tshark)"
-done
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/ferry-callpage.XXXXXX")"
-ferry_pid="" sipp_pid="" dumpcap_pid="" status=2
-
-cleanup() {
-  set +e
-  for p in $dumpcap_pid $sipp_pid $ferry_pid; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
-  for p in $dumpcap_pid $sipp_pid $ferry_pid; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
-  done
-  wait 2>/dev/null
-  if [ "$status" != 0 ]; then
-    for f in "$tmp"/*.log; do
-      [ -s "$f" ] || continue
-      echo "---- $(basename "$f") (last 150 lines) ----" >&2
-      tail -n 150 "$f" >&2
-    done
-    echo "run-callpage.sh: FAILED; logs in $tmp" >&2
-  elif [ -n "${KEEP_LOGS:-}" ]; then
-    echo "run-callpage.sh: logs in $tmp" >&2
-  else
-    rm -rf "$tmp"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 2' INT TERM
+need "apt-get install curl sip-tester tshark" curl sipp dumpcap tshark
+start_run ferry-callpage
 
 # ---- ferry: one service, "sales", dialled on the trunk (sipp) as 2000 ----
 cat >"$tmp/ferry.toml" <<EOF
@@ -105,25 +71,12 @@ uri = "sip:127.0.0.1:5070"
 [services]
 sales = { target = "2000", label = "Sales" }
 EOF
-RUST_LOG="${RUST_LOG:-info}" setsid "$FERRY_BIN" up --config "$tmp/ferry.toml" \
-  --http 127.0.0.1:8080 --https 127.0.0.1:8443 --socket "$tmp/engine.sock" \
-  --state-dir "$tmp/state" --sip-listen 127.0.0.1:5060 >"$tmp/ferry.log" 2>&1 </dev/null &
-ferry_pid=$!
-for i in $(seq 1 100); do
-  kill -0 "$ferry_pid" 2>/dev/null || { echo "run-callpage.sh: ferry exited during startup" >&2; exit 2; }
-  curl -fsSk -m 1 -o /dev/null "https://127.0.0.1:8443/call" 2>/dev/null && break
-  [ "$i" = 100 ] && { echo "run-callpage.sh: ferry's /call did not answer over https in 20 s" >&2; exit 2; }
-  sleep 0.2
-done
+start_ferry up --config "$tmp/ferry.toml" --http 127.0.0.1:8080 --https 127.0.0.1:8443 \
+  --socket "$tmp/engine.sock" --state-dir "$tmp/state" --sip-listen 127.0.0.1:5060
+wait_ferry https://127.0.0.1:8443/call 100
 
 # ---- capture at sipp's media port, then sipp: one call, answered, RTP echoed, BYE answered ----
-setsid dumpcap -q -i lo -f "udp port 6000" -w "$tmp/sipp-media.pcapng" >"$tmp/dumpcap.log" 2>&1 </dev/null &
-dumpcap_pid=$!
-for i in $(seq 1 50); do
-  [ -s "$tmp/sipp-media.pcapng" ] && break
-  [ "$i" = 50 ] && { echo "run-callpage.sh: dumpcap did not start capturing in 5 s" >&2; exit 2; }
-  sleep 0.1
-done
+start_dumpcap "udp port 6000"
 setsid sipp -sf "$root/tests/fixtures/sipp-uas-echo-g711.xml" -i 127.0.0.1 -p 5070 -mp 6000 -rtp_echo \
   -m 1 -nostdin -timeout 90 -timeout_error -trace_err -error_file "$tmp/sipp-errors.log" \
   >"$tmp/sipp.log" 2>&1 </dev/null &
@@ -138,20 +91,9 @@ node "$here/callpage.mjs" --base https://127.0.0.1:8443 --ignore-cert-errors --d
 status=$?
 set -e
 
-# sipp's verdict: exit 0 means its whole scenario ran (INVITE, 200, ACK, BYE, 200).
-for _ in $(seq 1 50); do kill -0 "$sipp_pid" 2>/dev/null || break; sleep 0.2; done
-sipp_status=0
-if kill -0 "$sipp_pid" 2>/dev/null; then sipp_status=running; else wait "$sipp_pid" || sipp_status=$?; fi
-sipp_pid=""
-if [ "$sipp_status" != 0 ]; then
-  echo "run-callpage.sh: sipp scenario did not pass ($sipp_status)" >&2
-  [ "$status" = 0 ] && status=1
-fi
-
-kill -INT "$dumpcap_pid" 2>/dev/null || true
-for _ in $(seq 1 30); do kill -0 "$dumpcap_pid" 2>/dev/null || break; sleep 0.1; done
-wait "$dumpcap_pid" 2>/dev/null || true
-dumpcap_pid=""
+# sipp's verdict: its whole scenario ran (INVITE, 200, ACK, BYE, 200).
+sipp_verdict
+stop_dumpcap
 timeout 30 tshark -n -r "$tmp/sipp-media.pcapng" -d udp.port==6000,rtp \
   -Y "udp.dstport == 6000 && rtp.version == 2" -T fields -E separator=, \
   -e rtp.p_type -e rtpevent.event_id >"$tmp/sipp-media.csv" 2>"$tmp/tshark.log" ||

@@ -55,32 +55,21 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-
-die() { echo "run.sh: $*" >&2; exit 2; }
+prog=run.sh
+# shellcheck source=tests/browser/lib.sh
+. "$here/lib.sh"
 
 # ---- outside: check tools, then re-run this script inside fresh namespaces ----
 if [ -z "${FERRY_IN_NETNS:-}" ]; then
   [ "$(id -u)" = 0 ] || die "needs root (unshare -n)"
-  for t in unshare ip node curl timeout setsid; do
-    command -v "$t" >/dev/null || die "missing $t (util-linux, iproute2, nodejs, curl, coreutils)"
-  done
+  need "util-linux, iproute2, nodejs, curl, coreutils" unshare ip node curl timeout setsid
   [ -n "${FERRY_BIN:-}" ] || die "set FERRY_BIN to the ferry binary"
   FERRY_BIN="$(realpath "$FERRY_BIN")"
   [ -x "$FERRY_BIN" ] || die "FERRY_BIN=$FERRY_BIN is not executable"
   [ -d "$here/node_modules/playwright-core" ] || die "run: npm ci --prefix tests/browser"
-  # The fake-microphone file, written once and renamed into place: runs started side by side
-  # must not read each other's half-written file (call.mjs would write it in place).
-  tone="$here/tone.wav"
-  if [ ! -s "$tone" ] || [ "$(stat -c %s "$tone")" -le 1000000 ]; then
-    command -v python3 >/dev/null || die "missing python3 (writes tone.wav)"
-    python3 "$here/make-tone.py" "$tone.$$.tmp" 1230 30 && mv -f "$tone.$$.tmp" "$tone" ||
-      { rm -f "$tone.$$.tmp"; die "make-tone.py failed"; }
-  fi
-  export FERRY_BIN FERRY_IN_NETNS=1
-  # --kill-child and the PID namespace: if anything hangs or we are killed, every process of the
-  # run dies with it; timeout bounds the whole run.
-  exec timeout -k 5 "${RUN_TIMEOUT:-120}" \
-    unshare --net --pid --fork --kill-child --mount-proc -- bash "$0" "$@"
+  make_tone
+  export FERRY_BIN
+  enter_namespaces 120 "$@"
 fi
 
 # ---- inside the namespaces ----
@@ -115,43 +104,15 @@ if [ -n "$config" ]; then
 fi
 [ -n "$dest" ] || { [ "$sipp_mode" = none ] && dest=echo || dest=sipp; }
 if [ "$sipp_mode" != none ]; then
-  for t in sipp dumpcap tshark python3; do
-    command -v "$t" >/dev/null || die "missing $t (apt-get install sip-tester tshark python3)"
-  done
+  need "apt-get install sip-tester tshark python3" sipp dumpcap tshark python3
 fi
 http_port="${HTTP_PORT:-8080}"
 https_port="${HTTPS_PORT:-8443}"
 ferry_sip="${FERRY_SIP:-127.0.0.1:5060}"
 
 ip link set lo up
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/ferry-browser.XXXXXX")"
-ferry_pid="" sipp_pid="" dumpcap_pid="" status=2
-
-cleanup() {
-  set +e
-  # ferry and sipp run in their own process groups (setsid), so children go too.
-  # (The uac launcher is a plain subshell that execs sipp: no group of its own, hence the fallback.)
-  for p in $dumpcap_pid $sipp_pid $ferry_pid; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
-  for p in $dumpcap_pid $sipp_pid $ferry_pid; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
-  done
-  wait 2>/dev/null
-  if [ "$status" != 0 ]; then
-    for f in "$tmp"/*.log; do
-      [ -s "$f" ] || continue
-      echo "---- $(basename "$f") (last 150 lines) ----" >&2
-      tail -n 150 "$f" >&2
-    done
-    echo "run.sh: FAILED ($sipp_mode, $lib); logs in $tmp" >&2
-  elif [ -n "${KEEP_LOGS:-}" ]; then
-    echo "run.sh: logs in $tmp" >&2
-  else
-    rm -rf "$tmp"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 2' INT TERM
+run_label="$sipp_mode, $lib"
+start_run ferry-browser
 
 # ---- ferry ----
 # The flags `ferry up` has today; anything else (or an override: clap takes the last) comes in
@@ -163,33 +124,14 @@ ferry_argv=(up --http "127.0.0.1:$http_port" --socket "$tmp/engine.sock" --state
 [ -n "$config" ] && ferry_argv+=(--config "$config")
 [ "$https" = 1 ] && ferry_argv+=(--https "127.0.0.1:$https_port")
 # shellcheck disable=SC2086  # FERRY_ARGS is deliberately word-split
-RUST_LOG="${RUST_LOG:-info}" setsid "$FERRY_BIN" "${ferry_argv[@]}" ${FERRY_ARGS:-} >"$tmp/ferry.log" 2>&1 </dev/null &
-ferry_pid=$!
-for i in $(seq 1 100); do
-  kill -0 "$ferry_pid" 2>/dev/null || { echo "run.sh: ferry exited during startup" >&2; exit 2; }
-  curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$http_port/" 2>/dev/null && break
-  [ "$i" = 100 ] && { echo "run.sh: ferry's HTTP port $http_port did not answer in 20 s" >&2; exit 2; }
-  sleep 0.2
-done
-if [ "$https" = 1 ]; then
-  for i in $(seq 1 50); do
-    curl -fsSk -m 1 -o /dev/null "https://127.0.0.1:$https_port/" 2>/dev/null && break
-    [ "$i" = 50 ] && { echo "run.sh: ferry's HTTPS port $https_port did not answer in 10 s" >&2; exit 2; }
-    sleep 0.2
-  done
-fi
+start_ferry "${ferry_argv[@]}" ${FERRY_ARGS:-}
+wait_ferry "http://127.0.0.1:$http_port/" 100
+[ "$https" = 1 ] && wait_ferry "https://127.0.0.1:$https_port/" 50
 
 # ---- the capture at sipp's media port (what Ferry sends to and gets from the trunk side) and of
 # SIP to and from sipp's port 5070, UDP or TCP ----
 if [ "$sipp_mode" != none ]; then
-  setsid dumpcap -q -i lo -f "udp port 6000 or port 5070" -w "$tmp/sipp-media.pcapng" >"$tmp/dumpcap.log" 2>&1 </dev/null &
-  dumpcap_pid=$!
-  for i in $(seq 1 50); do
-    kill -0 "$dumpcap_pid" 2>/dev/null || { echo "run.sh: dumpcap exited during startup" >&2; exit 2; }
-    [ -s "$tmp/sipp-media.pcapng" ] && break
-    [ "$i" = 50 ] && { echo "run.sh: dumpcap did not start capturing in 5 s" >&2; exit 2; }
-    sleep 0.1
-  done
+  start_dumpcap "udp port 6000 or port 5070"
 fi
 
 # ---- sipp ----
@@ -240,21 +182,7 @@ status=$?
 set -e
 
 # sipp's own verdict: exit 0 means its whole scenario ran (answer, ACK, BYE, 200).
-if [ -n "$sipp_pid" ]; then
-  for _ in $(seq 1 50); do kill -0 "$sipp_pid" 2>/dev/null || break; sleep 0.2; done
-  if kill -0 "$sipp_pid" 2>/dev/null; then
-    echo "run.sh: sipp still running after the call" >&2
-    [ "$status" = 0 ] && status=1
-  else
-    sipp_status=0
-    wait "$sipp_pid" || sipp_status=$?
-    sipp_pid=""
-    if [ "$sipp_status" != 0 ]; then
-      echo "run.sh: sipp scenario failed (exit $sipp_status)" >&2
-      [ "$status" = 0 ] && status=1
-    fi
-  fi
-fi
+[ -n "$sipp_pid" ] && sipp_verdict
 
 # The engine's sessions once the call is over (sipp exits after its BYE or the 200 to ours): a
 # freed call leaves 0. Asked a few times: the last BYE may still be on its way.
@@ -270,11 +198,7 @@ fi
 
 # The capture: stop dumpcap (SIGINT: it finishes the file), decode what reached port 6000.
 if [ -n "$dumpcap_pid" ]; then
-  kill -INT "$dumpcap_pid" 2>/dev/null || true
-  for _ in $(seq 1 30); do kill -0 "$dumpcap_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$dumpcap_pid" 2>/dev/null || true
-  wait "$dumpcap_pid" 2>/dev/null || true
-  dumpcap_pid=""
+  stop_dumpcap
   set +e
   timeout 30 tshark -n -r "$tmp/sipp-media.pcapng" -d udp.port==6000,rtp \
     -Y "udp.dstport == 6000 && rtp.version == 2" -T fields -E separator=, \
