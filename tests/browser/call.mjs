@@ -20,15 +20,14 @@
 //                        must still be there ("midCall": {...})
 //   --expect-fail CODE   the call must fail with a final response CODE (and never connect)
 //   --ignore-cert-errors Chromium accepts Ferry's self-signed certificate (https page, wss)
-import { chromium } from 'playwright-core';
 import { parseArgs } from 'node:util';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureTone, launchChromium } from './lib.mjs';
 import { attachSipRelay } from './sip-relay.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -77,35 +76,9 @@ const say = (...a) => process.stderr.write(`[call.mjs] ${a.join(' ')}\n`);
 
 // ---- tone file and browser ----
 
-function ensureTone(file) {
-  if (fs.existsSync(file) && fs.statSync(file).size > 1e6) return;
-  const r = spawnSync('python3', [path.join(here, 'make-tone.py'), file, String(TONE_HZ), '30'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`make-tone.py failed (${r.error?.message ?? r.status})`);
-}
-
-async function launch(toneFile) {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: opt.chromium,
-    headless: true,
-    // Playwright adds its own --disable-features list; we add none, so nothing to merge.
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection', // else Chromium gathers no 127.0.0.1 candidate
-      `--use-file-for-fake-audio-capture=${path.resolve(toneFile)}`,
-      ...(opt['ignore-cert-errors'] ? ['--ignore-certificate-errors'] : []),
-    ],
-    ignoreHTTPSErrors: opt['ignore-cert-errors'],
-    timeout: 30_000,
-  });
-  const close = async () => {
-    await context.close().catch(() => {});
-    fs.rmSync(userDataDir, { recursive: true, force: true });
-  };
-  return { context, close };
-}
+const launch = (toneFile) => launchChromium({
+  chromium: opt.chromium, toneFile, ignoreCertErrors: opt['ignore-cert-errors'], profilePrefix: 'ferry-chromium-',
+});
 
 async function openPage(context, url) {
   const page = await context.newPage();
@@ -424,7 +397,7 @@ async function main() {
   if (!['browser', 'remote', 'none'].includes(opt.hangup)) usage('--hangup must be browser, remote or none');
   if (opt.dtmf && !/^[0-9*#]+$/.test(opt.dtmf)) usage('--dtmf takes keys 0-9 * #');
   if (!fs.existsSync(opt.chromium)) usage(`no chromium at ${opt.chromium} (set --chromium or CHROMIUM)`);
-  ensureTone(opt.tone);
+  ensureTone(opt.tone, TONE_HZ);
 
   let url = opt.url;
   if (url && opt.register) {

@@ -13,10 +13,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { acceptSipWebSockets, header, reply } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ASSETS = path.resolve(here, '../../signaling/assets');
-const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const BITS = 8; // cheap for tests; Ferry's default is 18
 
 const ROUTES = {
@@ -85,23 +85,8 @@ export function startStub(log = () => {}) {
     return undefined;
   });
 
-  server.on('upgrade', (req, sock) => {
-    const key = req.headers['sec-websocket-key'];
-    const protos = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
-    if (!req.url.startsWith('/sip') || !key || !protos.includes('sip')) { sock.destroy(); return; }
-    const accept = crypto.createHash('sha1').update(key + WS_GUID).digest('base64');
-    sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: sip\r\n\r\n`);
-    sock.sendText = (text) => sock.write(frame(Buffer.from(text)));
-    let buf = Buffer.alloc(0);
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      for (let m; (m = unframe(buf)); buf = buf.subarray(m.used)) {
-        if (m.opcode === 8) { sock.end(); return; }
-        if (m.opcode === 1) onSip(sock, m.payload.toString());
-      }
-    });
-    sock.on('error', () => {});
-    sock.on('close', () => { for (const [u, s] of stub.registered) if (s === sock) stub.registered.delete(u); });
+  acceptSipWebSockets(server, (sock, text) => onSip(sock, text), (sock) => {
+    for (const [u, s] of stub.registered) if (s === sock) stub.registered.delete(u);
   });
 
   // Ferry's checks, in Ferry's order as the contract lists them: CAPTCHA, link, destination.
@@ -178,43 +163,4 @@ function leadingZeroBits(bytes) {
     n += 8;
   }
   return n;
-}
-
-function header(text, name, compact = name) {
-  const re = new RegExp(`^(?:${name}|${compact}):\\s*(.*)$`, 'im');
-  return re.exec(text.slice(0, text.indexOf('\r\n\r\n')))?.[1]?.trim() ?? '';
-}
-
-// A response built from the request's Via/From/To/Call-ID/CSeq, with a To tag.
-function reply(req, status, extra = []) {
-  const head = req.slice(0, req.indexOf('\r\n\r\n')).split('\r\n');
-  const keep = head.filter((l) => /^(Via|v|From|f|Call-ID|i|CSeq):/i.test(l));
-  let to = head.find((l) => /^(To|t):/i.test(l)) ?? 'To: <sip:unknown@invalid>';
-  if (!/;tag=/.test(to)) to += `;tag=${crypto.randomBytes(4).toString('hex')}`;
-  return [`SIP/2.0 ${status}`, ...keep, to, ...extra, 'Content-Length: 0', '', ''].join('\r\n');
-}
-
-// Server-to-client frame: FIN, unmasked. SIP messages here stay under 64 KiB.
-function frame(payload) {
-  const n = payload.length;
-  const head = n < 126 ? Buffer.from([0x81, n]) : Buffer.from([0x81, 126, n >> 8, n & 255]);
-  return Buffer.concat([head, payload]);
-}
-
-// Client-to-server frame (masked); null until a whole frame is buffered. Browsers do not
-// fragment messages this small, so continuation frames are not handled.
-function unframe(buf) {
-  if (buf.length < 2) return null;
-  const opcode = buf[0] & 15;
-  let len = buf[1] & 127;
-  let off = 2;
-  if (len === 126) { if (buf.length < 4) return null; len = buf.readUInt16BE(2); off = 4; }
-  else if (len === 127) { if (buf.length < 10) return null; len = Number(buf.readBigUInt64BE(2)); off = 10; }
-  const masked = buf[1] & 128;
-  const maskAt = off;
-  if (masked) off += 4;
-  if (buf.length < off + len) return null;
-  const payload = Buffer.from(buf.subarray(off, off + len));
-  if (masked) for (let i = 0; i < len; i++) payload[i] ^= buf[maskAt + (i & 3)];
-  return { opcode, payload, used: off + len };
 }

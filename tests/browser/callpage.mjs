@@ -15,14 +15,12 @@
 //       against a running Ferry whose service DEST reaches a UAS that answers and echoes (sipp):
 //       idle, connected with media, DTMF, mute, hang up, then 403 for an unknown destination and
 //       for a bad call link (the page's message and Ferry's own 403 to an INVITE carrying it).
-import { chromium } from 'playwright-core';
 import { parseArgs } from 'node:util';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStub } from './callpage-stub.mjs';
+import { ensureTone, launchChromium } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -54,36 +52,16 @@ const say = (...a) => process.stderr.write(`[callpage.mjs] ${a.join(' ')}\n`);
 
 // ---- browser ----
 
-function ensureTone(file) {
-  if (fs.existsSync(file) && fs.statSync(file).size > 1e6) return;
-  const r = spawnSync('python3', [path.join(here, 'make-tone.py'), file, '1230', '30'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`make-tone.py failed (${r.error?.message ?? r.status})`);
-}
-
-// The same Chromium flags as call.mjs: fake microphone (the tone file), no permission prompt.
-async function launch() {
+// The same Chromium as call.mjs: fake microphone (the tone file), no permission prompt.
+function launch() {
   ensureTone(opt.tone);
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-callpage-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: opt.chromium,
-    headless: true,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection', // else Chromium gathers no 127.0.0.1 candidate
-      `--use-file-for-fake-audio-capture=${path.resolve(opt.tone)}`,
-      ...(opt['ignore-cert-errors'] ? ['--ignore-certificate-errors'] : []),
-    ],
-    ignoreHTTPSErrors: opt['ignore-cert-errors'],
+  return launchChromium({
+    chromium: opt.chromium,
+    toneFile: opt.tone,
+    ignoreCertErrors: opt['ignore-cert-errors'],
+    profilePrefix: 'ferry-callpage-',
     viewport: { width: 360, height: 560 }, // the popup the page is made for
-    timeout: 30_000,
   });
-  const close = async () => {
-    await context.close().catch(() => {});
-    fs.rmSync(userDataDir, { recursive: true, force: true });
-  };
-  return { context, close };
 }
 
 async function openPage(context, url, tag) {
