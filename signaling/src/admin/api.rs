@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferry_control::Message;
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, SemaphorePermit, mpsc, oneshot};
 
 use super::auth::{self, AuthError, Token};
 use super::latency;
@@ -94,6 +94,15 @@ impl AdminState {
             return Ok(());
         }
         self.check_api(headers)
+    }
+
+    /// One of the IN_FLIGHT requests served at once, held for the request; `Busy` when all are
+    /// taken.
+    fn permit(&self) -> Result<SemaphorePermit<'_>, AdminError> {
+        self.inner
+            .in_flight
+            .try_acquire()
+            .map_err(|_| AdminError::Busy)
     }
 
     async fn snapshot(&self) -> Result<Snapshot, AdminError> {
@@ -217,11 +226,7 @@ pub(super) async fn status(
     headers: HeaderMap,
 ) -> Result<Response, AdminError> {
     st.check_api(&headers)?;
-    let _permit = st
-        .inner
-        .in_flight
-        .try_acquire()
-        .map_err(|_| AdminError::Busy)?;
+    let _permit = st.permit()?;
     let snap = st.snapshot().await?;
     let body = Status {
         version: env!("CARGO_PKG_VERSION"),
@@ -241,11 +246,7 @@ pub(super) async fn calls(
     headers: HeaderMap,
 ) -> Result<Response, AdminError> {
     st.check_api(&headers)?;
-    let _permit = st
-        .inner
-        .in_flight
-        .try_acquire()
-        .map_err(|_| AdminError::Busy)?;
+    let _permit = st.permit()?;
     let snap = st.snapshot().await?;
     st.setup_rate(snap.stats.attempts);
     Ok(no_store(Json(snap.calls)))
@@ -257,11 +258,7 @@ pub(super) async fn metrics(
     headers: HeaderMap,
 ) -> Result<Response, AdminError> {
     st.check_metrics(&headers)?;
-    let _permit = st
-        .inner
-        .in_flight
-        .try_acquire()
-        .map_err(|_| AdminError::Busy)?;
+    let _permit = st.permit()?;
     let (snap, engine) = tokio::join!(st.snapshot(), st.engine_stats());
     let snap = snap?;
     st.setup_rate(snap.stats.attempts);
