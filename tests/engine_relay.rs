@@ -733,3 +733,123 @@ fn interleaved_bursts_across_many_sessions_reach_the_right_peers() {
         assert_eq!(counter(&mut f.client, "drop_unlatched_source"), 0);
     }
 }
+
+/// An SR or RR built with the wire Reprs.
+fn report(ssrc: u32, sr: Option<(u64, u32)>, blocks: &[ferry::wire::rtcp::ReportBlock]) -> Vec<u8> {
+    use ferry::wire::rtcp::{ReceiverReportRepr, SenderInfo, SenderReportRepr};
+    use ferry::wire::rtp::Ssrc;
+    let mut buf = vec![0u8; 1500];
+    let n = match sr {
+        Some((ntp_timestamp, rtp_timestamp)) => SenderReportRepr {
+            ssrc: Ssrc(ssrc),
+            sender_info: SenderInfo {
+                ntp_timestamp,
+                rtp_timestamp,
+                packet_count: 50,
+                octet_count: 8000,
+            },
+            reports: blocks.into(),
+        }
+        .emit(&mut buf),
+        None => ReceiverReportRepr {
+            ssrc: Ssrc(ssrc),
+            reports: blocks.into(),
+        }
+        .emit(&mut buf),
+    };
+    buf.truncate(n.unwrap());
+    buf
+}
+
+/// Per-leg quality from relayed RTCP: the browser's SRTCP RR (loss, jitter, and LSR/DLSR echoing
+/// an SR Ferry forwarded from the trunk, held 300 ms but claiming 100 ms) and the trunk's plain
+/// RR show up in `List`; the RTT is the 200 ms the browser added, the jitter is converted with
+/// the 48 kHz clock the trunk's two SRs imply, and the trunk leg's with the 8 kHz default.
+#[test]
+fn rtcp_reports_give_per_leg_quality_in_the_session_list() {
+    use ferry::wire::rtcp::ReportBlock;
+    use ferry::wire::rtp::Ssrc;
+    let block =
+        |fraction_lost, cumulative_lost, jitter, last_sr, delay_since_last_sr| ReportBlock {
+            ssrc: Ssrc(0x7777),
+            fraction_lost,
+            cumulative_lost,
+            highest_seq: 500,
+            jitter,
+            last_sr,
+            delay_since_last_sr,
+        };
+    for backend in backends() {
+        let mut f = start(backend, Duration::from_secs(60));
+        let browser = udp("127.0.0.1:0");
+        let (pbx, pbx_rtcp) = (udp("127.0.0.1:0"), udp("127.0.0.1:0"));
+        let (id, legs) = allocate(&mut f.client, Family::V4, [true, false]);
+        let (k_in, k_out) = (key(1, 3), key(1, 77));
+        let mut a = addressed(browser.local_addr().unwrap(), None, true);
+        a.srtp_in = Some(k_in.clone());
+        a.srtp_out = Some(k_out.clone());
+        let b = addressed(
+            pbx.local_addr().unwrap(),
+            Some(pbx_rtcp.local_addr().unwrap()),
+            false,
+        );
+        install(&mut f.client, id, a, b);
+        let (mut tx, mut rx) = (oracle(&k_in), oracle(&k_out));
+        // Two SRs from the trunk, 1 s apart in NTP time and 48,000 apart in RTP time.
+        let ntp = 0x0000_1000_8000_0000u64;
+        for (ntp, rtp_ts) in [(ntp - (1 << 32), 1_000u32), (ntp, 49_000)] {
+            let sr = report(0x7777, Some((ntp, rtp_ts)), &[]);
+            pbx_rtcp.send_to(&sr, legs[1].rtcp.unwrap()).unwrap();
+            let (got, _) = recv(&browser).expect("SR reaches the browser");
+            assert_eq!(rx.decrypt_rtcp(&got).unwrap().to_vec(), sr);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let lsr = (ntp >> 16) as u32;
+        let rr = report(0x1234, None, &[block(26, 7, 480, lsr, 65_536 / 10)]);
+        browser
+            .send_to(&tx.encrypt_rtcp(&rr).unwrap(), legs[0].rtp)
+            .unwrap();
+        let (got, _) = recv(&pbx_rtcp).expect("RR reaches the trunk");
+        assert_eq!(got, rr);
+        let trunk_rr = report(0x7777, None, &[block(5, 2, 160, 0, 0)]);
+        pbx_rtcp.send_to(&trunk_rr, legs[1].rtcp.unwrap()).unwrap();
+        recv(&browser).expect("RR reaches the browser");
+        let Message::Sessions(list) = f.client.request(&Message::List).unwrap() else {
+            panic!("list")
+        };
+        let s = list.iter().find(|s| s.session == id).unwrap();
+        let [Some(qa), Some(qb)] = s.quality else {
+            panic!("{backend:?}: quality on both legs: {:?}", s.quality)
+        };
+        assert_eq!(
+            (
+                qa.fraction_lost,
+                qa.cumulative_lost,
+                qa.jitter_us,
+                qa.reports
+            ),
+            (26, 7, 10_000, 1),
+            "{backend:?}"
+        );
+        let rtt = qa.rtt_us.expect("RTT from LSR/DLSR");
+        assert!(
+            (195_000..=280_000).contains(&rtt),
+            "{backend:?}: RTT {rtt} us"
+        );
+        assert!(qa.last_report_ms_ago < 2_000);
+        assert_eq!(
+            (
+                qb.fraction_lost,
+                qb.cumulative_lost,
+                qb.jitter_us,
+                qb.rtt_us,
+                qb.reports
+            ),
+            (5, 2, 20_000, None, 1),
+            "{backend:?}"
+        );
+        f.client
+            .expect_ok(&Message::Remove { session: id })
+            .unwrap();
+    }
+}

@@ -16,7 +16,8 @@ use zeroize::Zeroizing;
 use super::codec::{DecodeError, Reader, Writer};
 
 /// The protocol version this build speaks; `Hello` carries it and both sides must agree.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Version 2: [`SessionInfo`] carries a [`LegQuality`] per leg.
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Largest frame either side sends or accepts (a session list of 100,000 entries fits).
 pub const MAX_FRAME: u32 = 32 << 20;
 /// Most bytes of key or salt in a key (AES-256 key is 32).
@@ -196,6 +197,27 @@ pub struct SessionInfo {
     pub packets: u64,
     /// Milliseconds since the last packet on either leg.
     pub idle_ms: u64,
+    /// Media quality per leg, from the RTCP reports its peer sent; `None` before the first.
+    pub quality: [Option<LegQuality>; 2],
+}
+
+/// Media quality of one leg as its peer reports it in RTCP receiver report blocks (RFC 3550
+/// §6.4.1): how the media Ferry sends on that leg arrives, and the round trip to that peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LegQuality {
+    /// Fraction lost in the latest report block, in 1/256.
+    pub fraction_lost: u8,
+    /// Cumulative packets lost (24-bit signed on the wire; duplicates can make it negative).
+    pub cumulative_lost: i32,
+    /// Interarrival jitter, in microseconds.
+    pub jitter_us: u32,
+    /// Round-trip time between Ferry and the peer, in microseconds, once a report echoed an SR
+    /// that Ferry forwarded to it.
+    pub rtt_us: Option<u32>,
+    /// Report blocks taken in.
+    pub reports: u32,
+    /// Milliseconds since the latest report block.
+    pub last_report_ms_ago: u64,
 }
 
 /// A named counter.
@@ -738,7 +760,30 @@ fn put_sessions(w: &mut Writer, list: &[SessionInfo]) {
             .for_each(|p| w.opt(p.as_ref(), |w, a| w.addr(*a)));
         w.u64(s.packets);
         w.u64(s.idle_ms);
+        s.quality
+            .iter()
+            .for_each(|q| w.opt(q.as_ref(), put_quality));
     }
+}
+
+fn put_quality(w: &mut Writer, q: &LegQuality) {
+    w.u8(q.fraction_lost);
+    w.u32(q.cumulative_lost as u32);
+    w.u32(q.jitter_us);
+    w.opt(q.rtt_us.as_ref(), |w, v| w.u32(*v));
+    w.u32(q.reports);
+    w.u64(q.last_report_ms_ago);
+}
+
+fn get_quality(r: &mut Reader<'_>) -> Result<LegQuality, DecodeError> {
+    Ok(LegQuality {
+        fraction_lost: r.u8("fraction lost")?,
+        cumulative_lost: r.u32("cumulative lost")? as i32,
+        jitter_us: r.u32("jitter")?,
+        rtt_us: r.opt("rtt", |r| r.u32("rtt"))?,
+        reports: r.u32("reports")?,
+        last_report_ms_ago: r.u64("last report")?,
+    })
 }
 
 fn get_sessions(r: &mut Reader<'_>) -> Result<Vec<SessionInfo>, DecodeError> {
@@ -758,6 +803,10 @@ fn get_sessions(r: &mut Reader<'_>) -> Result<Vec<SessionInfo>, DecodeError> {
                 ],
                 packets: r.u64("packets")?,
                 idle_ms: r.u64("idle")?,
+                quality: [
+                    r.opt("quality", get_quality)?,
+                    r.opt("quality", get_quality)?,
+                ],
             })
         })
         .collect()

@@ -90,6 +90,17 @@ fn samples() -> Vec<Message> {
             peers: [Some(addr("127.0.0.1:5")), None],
             packets: 99,
             idle_ms: 12,
+            quality: [
+                Some(LegQuality {
+                    fraction_lost: 13,
+                    cumulative_lost: -2,
+                    jitter_us: 2_500,
+                    rtt_us: Some(41_000),
+                    reports: 7,
+                    last_report_ms_ago: 900,
+                }),
+                None,
+            ],
         }]),
         Message::StatsQuery,
         Message::Stats {
@@ -219,6 +230,28 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(ty in any::<u16>(), body in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = Message::decode_body(ty, &body);
+    }
+
+    #[test]
+    fn session_quality_round_trips(
+        fraction_lost in any::<u8>(),
+        cumulative_lost in any::<i32>(),
+        jitter_us in any::<u32>(),
+        rtt_us in any::<Option<u32>>(),
+        reports in any::<u32>(),
+        last_report_ms_ago in any::<u64>(),
+        leg in 0usize..2,
+    ) {
+        let q = LegQuality { fraction_lost, cumulative_lost, jitter_us, rtt_us, reports, last_report_ms_ago };
+        let mut list = samples()
+            .into_iter()
+            .find_map(|m| match m { Message::Sessions(l) => Some(l), _ => None })
+            .unwrap();
+        list[0].quality = [None, None];
+        list[0].quality[leg] = Some(q);
+        let msg = Message::Sessions(list);
+        let frame = decode_frame(&encode_frame(3, &msg)).unwrap();
+        prop_assert_eq!(frame.msg, msg);
     }
 
     #[test]

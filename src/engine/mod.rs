@@ -9,6 +9,7 @@
 pub mod ice;
 pub mod io;
 pub mod ports;
+pub mod quality;
 pub mod server;
 pub mod session;
 pub mod shard;

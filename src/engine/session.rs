@@ -22,6 +22,7 @@ use crossbeam::channel::Sender;
 
 use super::ice::{IceLeg, StunOutcome};
 use super::io::{self, SockId, Verdict};
+use super::quality;
 use super::shard::Event;
 use super::stats::{Counters, DropReason};
 use crate::control::{
@@ -336,6 +337,8 @@ pub struct Session {
     pub id: SessionId,
     addrs: [LegAddrs; 2],
     crypto: [LegCrypto; 2],
+    /// Per leg, what its peer's RTCP says (read only for RTCP, so after the hot part).
+    quality: [quality::Tracker; 2],
 }
 
 impl Session {
@@ -359,6 +362,7 @@ impl Session {
             id,
             addrs,
             crypto: Default::default(),
+            quality: Default::default(),
         }
     }
 
@@ -399,6 +403,7 @@ impl Session {
             peers: [self.legs[0].peer(now), self.legs[1].peer(now)],
             packets: self.packets,
             idle_ms: self.idle_for(now).as_millis() as u64,
+            quality: [self.quality[0].info(now), self.quality[1].info(now)],
         }
     }
 
@@ -537,7 +542,22 @@ impl Session {
             });
         }
         self.packets += 1;
-        (forward(outbound, crypto_out, rtcp, buf, len, ctx), true)
+        // RFC 3550 §6.4: plain RTCP here (SRTCP already unprotected); rare, a few per second,
+        // so it reads the clock itself: the batch's `now` can be a tick old, too coarse for RTT.
+        let i = route.leg.index();
+        let sr = rtcp
+            .then(|| {
+                let now = Instant::now();
+                self.quality[i]
+                    .on_rtcp(&buf[..len], now)
+                    .map(|sr| (sr, now))
+            })
+            .flatten();
+        let verdict = forward(outbound, crypto_out, rtcp, buf, len, ctx);
+        if let (Some((sr, at)), Ok(Verdict::Send { .. })) = (sr, &verdict) {
+            self.quality[1 - i].on_sr_forwarded(sr, at);
+        }
+        (verdict, true)
     }
 
     fn stun(
