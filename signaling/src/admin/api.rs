@@ -13,13 +13,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ferry_control::Message;
+use ferry_control::{Message, SessionInfo};
 use serde::Serialize;
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc, oneshot};
 
 use super::auth::{self, AuthError, Token};
 use super::latency;
 use super::metrics::{self, EngineStats, Scrape};
+use super::quality;
 use super::rate::{Rate, SetupRate};
 use crate::core::{CoreStats, Input, Snapshot};
 use crate::engine::EngineHandle;
@@ -148,6 +149,24 @@ impl AdminState {
         }
     }
 
+    /// The engine's sessions, for their per-leg quality; None when the control channel is
+    /// down (the calls are listed without quality).
+    async fn sessions(&self) -> Result<Option<Vec<SessionInfo>>, AdminError> {
+        let engine = &self.inner.engine;
+        if !engine.is_connected() {
+            return Ok(None);
+        }
+        match tokio::time::timeout(DATA_TIMEOUT, engine.list()).await {
+            Err(_) => Err(AdminError::EngineTimeout),
+            Ok(Ok(list)) => Ok(Some(list)),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotConnected => Ok(None),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+                Err(AdminError::EngineTimeout)
+            }
+            Ok(Err(e)) => Err(AdminError::EngineReply(e.to_string())),
+        }
+    }
+
     fn uptime_s(&self) -> f64 {
         self.inner.started.elapsed().as_secs_f64()
     }
@@ -178,10 +197,10 @@ pub enum AdminError {
     #[error("call core is not running")]
     CoreGone,
     /// The engine did not answer in time.
-    #[error("engine did not answer the stats query within {} s", DATA_TIMEOUT.as_secs())]
+    #[error("engine did not answer within {} s", DATA_TIMEOUT.as_secs())]
     EngineTimeout,
     /// The engine answered something unusable.
-    #[error("engine stats: {0}")]
+    #[error("engine reply: {0}")]
     EngineReply(String),
     /// Encoding the metrics failed (a formatter error; not expected).
     #[error("encoding metrics failed")]
@@ -240,16 +259,19 @@ pub(super) async fn status(
     Ok(no_store(Json(body)))
 }
 
-/// `GET /api/calls`: one object per call, as the core lists them.
+/// `GET /api/calls`: one object per call, as the core lists them, each with its media quality
+/// from the engine's session list (joined by session id).
 pub(super) async fn calls(
     State(st): State<AdminState>,
     headers: HeaderMap,
 ) -> Result<Response, AdminError> {
     st.check_api(&headers)?;
     let _permit = st.permit()?;
-    let snap = st.snapshot().await?;
+    let (snap, sessions) = tokio::join!(st.snapshot(), st.sessions());
+    let snap = snap?;
     st.setup_rate(snap.stats.attempts);
-    Ok(no_store(Json(snap.calls)))
+    let sessions = sessions?.unwrap_or_default();
+    Ok(no_store(Json(quality::join(snap.calls, &sessions))))
 }
 
 /// `GET /metrics`.

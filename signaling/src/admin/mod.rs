@@ -3,7 +3,7 @@
 //!
 //! - `GET /api/status`: version, uptime, engine and trunk state, the core's counters (attempts,
 //!   answers, failures by SIP status, ...) and the call setup rate over the last minute.
-//! - `GET /api/calls`: every call the core holds, one object each.
+//! - `GET /api/calls`: every call the core holds, one object each, with its media quality.
 //! - `GET /metrics`: Prometheus text: signaling's counters, the engine's per-shard counters and
 //!   its latency histogram.
 //!
@@ -13,14 +13,16 @@
 //! [`crate::core::Input::Snapshot`] and the engine's `StatsQuery`, one of each per request and
 //! under a timeout, so the admin API can slow the core by one snapshot per request at most.
 //!
-//! Not here yet: per-call media quality (loss, jitter, RTT, MOS). It needs RTCP statistics that
-//! the engine does not collect yet; the call objects will gain those fields when it does.
+//! Each call in `/api/calls` carries `quality`: per leg (browser, trunk) the loss, jitter and
+//! RTT the engine derives from relayed RTCP, and an estimated MOS ([`quality`]); the engine's
+//! session list is fetched with the snapshot, under the same timeout.
 
 mod api;
 mod auth;
 mod config;
 mod latency;
 mod metrics;
+pub mod quality;
 mod rate;
 
 use axum::Router;
