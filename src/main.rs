@@ -59,7 +59,7 @@ struct EngineArgs {
     /// Shards (0 = one per core).
     #[arg(long, default_value_t = 0)]
     shards: usize,
-    /// Packet I/O backend.
+    /// Packet I/O backend (auto: epoll + mmsg, which measured cheaper per packet than io_uring).
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     backend: Backend,
     /// Media port range, MIN-MAX.

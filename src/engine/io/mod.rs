@@ -173,7 +173,9 @@ pub fn prefetch_range<T: ?Sized>(r: &T, range: std::ops::Range<usize>, cache: Ca
 /// Which backend runs a shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
-    /// io_uring where it works here, else epoll + mmsg.
+    /// The backend that costs less per packet on this workload: epoll + mmsg. Measured beside
+    /// io_uring in the same runs (perf/BENCHMARKS.md, "CPU per relayed packet"), mmsg stayed at
+    /// or below io_uring every time, so it is the default; io_uring is there by choice.
     Auto,
     /// io_uring (fails to start if unavailable).
     Uring,
@@ -221,7 +223,6 @@ pub fn run<H: Handler>(
     match kind {
         BackendKind::Mmsg => mmsg::run(cfg, waker, handler),
         BackendKind::Uring => uring::run(cfg, waker, handler),
-        BackendKind::Auto if uring::available() => uring::run(cfg, waker, handler),
         BackendKind::Auto => mmsg::run(cfg, waker, handler),
     }
 }
