@@ -302,6 +302,28 @@ mod tests {
         assert_eq!((got.fraction_lost, got.jitter_us), (0, 34_125));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_rtcp_never_panics(
+            head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ) {
+            // A valid-looking SR or RR header in front of random bytes reaches the typed views.
+            let t0 = Instant::now();
+            let mut q = Tracker::default();
+            for pt in [200u8, 201] {
+                let mut buf = vec![0x80 | (tail.len() as u8 & 0x1f), pt];
+                buf.extend(((tail.len() / 4) as u16).to_be_bytes());
+                buf.extend(&tail);
+                if let Some(sr) = q.on_rtcp(&buf, t0) {
+                    q.on_sr_forwarded(sr, t0);
+                }
+                q.on_rtcp(&head, t0);
+            }
+            let _ = q.info(t0);
+        }
+    }
+
     #[test]
     fn malformed_rtcp_is_ignored_without_panic() {
         let t0 = Instant::now();
