@@ -78,20 +78,25 @@ impl Core {
             self.ws_send(conn, text(r));
             return;
         }
-        let unchanged = offer.ice_ufrag == old.ice_ufrag
-            && offer.ice_pwd == old.ice_pwd
-            && offer
-                .media
-                .iter()
-                .map(|m| m.direction)
-                .eq(old.media.iter().map(|m| m.direction));
-        if unchanged {
+        let same_ice = offer.ice_ufrag == old.ice_ufrag && offer.ice_pwd == old.ice_pwd;
+        let same_media = offer
+            .media
+            .iter()
+            .map(|m| m.direction)
+            .eq(old.media.iter().map(|m| m.direction));
+        if same_ice && same_media {
             self.reanswer(id, &req);
             return;
         }
         let trunk_side = call.trunk.as_ref().is_some_and(|t| t.answered);
-        if offer.ice_ufrag != old.ice_ufrag {
+        if !same_ice {
             self.ice_restart(id, &offer).await;
+        }
+        if same_media && trunk_side {
+            // An ICE restart only concerns the browser leg: answered here, the trunk's media
+            // and dialog stay as they are.
+            self.ice_reanswer(id, req, offer);
+            return;
         }
         if !trunk_side {
             // Echo: answer from the new offer ourselves.
@@ -163,6 +168,37 @@ impl Core {
                     conn,
                     text(response(&req, e.sip_status(), "Not Acceptable Here", None)),
                 );
+            }
+        }
+    }
+
+    /// Our answer to an ICE-restart offer, from the trunk's current answer and our new
+    /// credentials (RFC 8445 §9, RFC 8839 §4.4.1.1.1).
+    fn ice_reanswer(&mut self, id: CallId, req: Request, offer: WebRtcSession) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let conn = call.browser.conn;
+        let plain = call.trunk.as_ref().and_then(|t| t.plain.clone());
+        let mut local = self.local_ice(call);
+        let version = call.sdp_version + 1;
+        let built = plain
+            .ok_or(sdp::SdpError::Malformed("no trunk answer".into()))
+            .and_then(|p| {
+                local.setup = sdp::Setup::answer_to(offer.setup, sdp::Setup::Passive)?;
+                sdp::browser_answer(&offer, &p, &local, id.0, version)
+            });
+        match built {
+            Ok((answer, _)) => {
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.sdp_version = version;
+                    c.browser.webrtc = Some(offer);
+                }
+                self.send_reanswer(id, &req, answer);
+            }
+            Err(e) => {
+                tracing::info!(?id, "ICE restart answer: {e}");
+                self.ws_send(conn, text(super::msg::sdp_refusal(&req, &e)));
             }
         }
     }
