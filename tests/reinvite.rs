@@ -102,3 +102,119 @@ async fn ice_restart_is_answered_by_ferry_and_a_refresh_changes_nothing() {
         "neither the refresh nor the ICE restart concerns the trunk"
     );
 }
+
+/// A trunk played by a UDP socket in the test: what Ferry sends it, and what it answers.
+struct Trunk(std::net::UdpSocket);
+
+impl Trunk {
+    fn recv(&self, what: &str) -> (String, std::net::SocketAddr) {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let (n, from) = self
+                .0
+                .recv_from(&mut buf)
+                .unwrap_or_else(|e| panic!("trunk: no {what}: {e}"));
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            // Skip keepalives and retransmissions of what came before.
+            if text.starts_with(what) || text.starts_with(&format!("SIP/2.0 {what}")) {
+                return (text, from);
+            }
+        }
+    }
+
+    fn send(&self, text: &str, to: std::net::SocketAddr) {
+        self.0.send_to(text.as_bytes(), to).unwrap();
+    }
+}
+
+fn sdp(port: u16, direction: &str) -> String {
+    format!(
+        "v=0\r\no=pbx 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:101 0-16\r\na=ptime:20\r\na={direction}\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_and_resume_from_the_trunk_are_answered_with_the_mirrored_direction() {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let trunk = Trunk(sock);
+    let ferry = common::ferry::Ferry::start(
+        "trunk-hold",
+        common::ferry::FerryOpts {
+            config: None,
+            trunk_port: Some(port),
+        },
+    );
+    let mut ws = browser(&ferry).await;
+    let id = format!("th{}", rand::random::<u32>());
+    let inv = invite(&id, str::to_string);
+    send(&mut ws, &inv).await;
+    let (offer, ferry_addr) = tokio::task::block_in_place(|| trunk.recv("INVITE"));
+    // Answer as a PBX would: 200 with our SDP and a To-tag.
+    let copy = |name: &str| format!("{name}: {}\r\n", header(&offer, name).unwrap());
+    let body = sdp(40_000, "sendrecv");
+    let ok = format!(
+        "SIP/2.0 200 OK\r\n{}{}{};tag=pbx1\r\n{}{}Contact: <sip:pbx@127.0.0.1:{port}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        copy("Via"),
+        copy("From"),
+        copy("To").trim_end(),
+        copy("Call-ID"),
+        copy("CSeq"),
+        body.len()
+    );
+    trunk.send(&ok, ferry_addr);
+    let _ack = tokio::task::block_in_place(|| trunk.recv("ACK"));
+    let answer = response(&mut ws, &id, false).await;
+    assert_eq!(status(&answer), Some(200), "{answer}");
+    send(&mut ws, &ack(&inv, &answer)).await;
+
+    // The PBX holds (sendonly), then resumes (sendrecv), in its own dialog toward Ferry.
+    let ferry_contact = header(&offer, "Contact")
+        .unwrap()
+        .trim_matches(['<', '>'])
+        .to_string();
+    for (cseq, direction, expect) in [(1, "sendonly", "recvonly"), (2, "sendrecv", "sendrecv")] {
+        let body = sdp(40_000, direction);
+        let re = format!(
+            "INVITE {ferry_contact} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKhold{cseq}\r\n\
+             Max-Forwards: 70\r\nFrom: {};tag=pbx1\r\nTo: {}\r\n{}CSeq: {cseq} INVITE\r\n\
+             Contact: <sip:pbx@127.0.0.1:{port}>\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            header(&offer, "To").unwrap(),
+            header(&offer, "From").unwrap(),
+            copy("Call-ID"),
+            body.len()
+        );
+        trunk.send(&re, ferry_addr);
+        let (resp, _) = tokio::task::block_in_place(|| trunk.recv("200"));
+        assert!(
+            resp.contains(&format!("a={expect}")),
+            "{direction} from the trunk must be answered {expect}:\n{resp}"
+        );
+        assert!(
+            resp.contains("m=audio") && resp.contains(" RTP/AVP 0"),
+            "{resp}"
+        );
+        let ack = format!(
+            "ACK {ferry_contact} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKack{cseq}\r\n\
+             Max-Forwards: 70\r\nFrom: {};tag=pbx1\r\n{}{}CSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+            header(&offer, "To").unwrap(),
+            format!("To: {}\r\n", header(&offer, "From").unwrap()),
+            copy("Call-ID"),
+        );
+        trunk.send(&ack, ferry_addr);
+    }
+    assert_eq!(ferry.sessions().len(), 1, "the call and its media go on");
+    // The browser was not asked anything: no request from Ferry reached it.
+    assert!(
+        recv(&mut ws, std::time::Duration::from_millis(300))
+            .await
+            .is_none(),
+        "the browser's leg needs no renegotiation"
+    );
+}

@@ -332,3 +332,79 @@ impl Core {
         resp.cseq() == Some((p.trunk_cseq, Method::Invite))
     }
 }
+
+impl Core {
+    /// A re-INVITE from the trunk (the PBX holds or resumes, or moves its media). Ferry answers
+    /// it on the browser's behalf: the same codecs, the direction mirrored (RFC 3264 §6.1: a
+    /// `sendonly` hold gets `recvonly`, so music on hold still reaches the browser), and the
+    /// engine follows a changed address. The browser's leg needs no renegotiation for that.
+    pub(super) async fn trunk_reinvite(
+        &mut self,
+        id: CallId,
+        key: crate::sip::txn::TxnKey,
+        req: Request,
+        now: Instant,
+    ) {
+        let refuse = |code: u16, reason: &str| response(&req, code, reason, None);
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let answered = call.phase == Phase::Answered && call.pending_reinvite.is_none();
+        let (Some(browser), Some(trunk)) = (call.browser.webrtc.clone(), self.trunk.as_ref())
+        else {
+            self.trunk_respond(&key, refuse(488, "Not Acceptable Here"), now);
+            return;
+        };
+        if !answered {
+            self.trunk_respond(&key, refuse(491, "Request Pending"), now);
+            return;
+        }
+        let (media_addr, contact, timers) = (trunk.media_addr, trunk.contact(), trunk.timers);
+        let port = call.media.legs.map(|l| l[1].rtp.port()).unwrap_or(0);
+        let version = call.trunk_sdp_version + 1;
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        let built = sdp::parse_plain(&body).and_then(|offer| {
+            // The browser's description stands in for its answer: its codecs and direction.
+            let mut b = browser.clone();
+            if !matches!(b.setup, sdp::Setup::Active | sdp::Setup::Passive) {
+                b.setup = sdp::Setup::Active;
+            }
+            let (answer, pt) = sdp::trunk_answer(&offer, &b, media_addr, port, id.0, version)?;
+            Ok((offer, answer, pt))
+        });
+        let (offer, answer, pt) = match built {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::info!(?id, "re-INVITE from the trunk: {e}");
+                self.trunk_respond(&key, super::msg::sdp_refusal(&req, &e), now);
+                return;
+            }
+        };
+        if let Some(m) = offer.media.iter().find(|m| m.port != 0) {
+            let rtp = std::net::SocketAddr::new(m.addr, m.port);
+            if let Err(e) = self.install_trunk_media(id, rtp, m.rtcp, &pt).await {
+                tracing::warn!(?id, "re-INVITE media: {e}");
+            }
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.trunk_sdp_version = version;
+        let Some(leg) = call.trunk.as_mut() else {
+            return;
+        };
+        leg.plain = Some(offer);
+        let mut r = Response::for_request(&req, 200, "OK");
+        r.set_to_tag(&leg.dialog.local_tag);
+        r.headers.push("Contact", &contact);
+        r.headers.push("Server", super::msg::AGENT);
+        let r = with_body(r, "application/sdp", answer);
+        // Re-sent until the trunk's ACK, as any 2xx to INVITE (RFC 3261 §13.3.1.4).
+        leg.ok_retransmit = Some(super::trunk::Retransmit::new(
+            crate::sip::Message::Response(r.clone()).to_bytes(),
+            &timers,
+            now,
+        ));
+        self.trunk_respond(&key, r, now);
+    }
+}

@@ -429,9 +429,10 @@ impl Core {
                 return;
             }
             (Method::Update, Some(_)) => response(&req, 200, "OK", None),
-            // Re-INVITEs from the trunk (hold, codec change) are not relayed yet: refusing one
-            // keeps the call as it is (RFC 3261 §14.2).
-            (Method::Invite, Some(_)) => response(&req, 488, "Not Acceptable Here", None),
+            (Method::Invite, Some(id)) => {
+                self.trunk_reinvite(id, key, req, now).await;
+                return;
+            }
             (_, None) => response(&req, 481, "Call/Transaction Does Not Exist", None),
             _ => {
                 let mut r = response(&req, 501, "Not Implemented", None);
