@@ -62,6 +62,39 @@ async fn ice_restart_is_answered_by_ferry_and_a_refresh_changes_nothing() {
         "a refresh keeps our ICE credentials"
     );
 
+    // A session-timer refresh by UPDATE (what JsSIP sends) gets 200 with the interval; an
+    // UPDATE carrying an offer is refused (not relayed), and the call stays as it is.
+    let update = |cseq: u32, body: &str| {
+        reinvite(&inv, &ok, cseq, body)
+            .replacen("INVITE ", "UPDATE ", 1)
+            .replace(
+                &format!("CSeq: {cseq} INVITE"),
+                &format!("CSeq: {cseq} UPDATE"),
+            )
+            .replace(
+                "Content-Type: application/sdp\r\n",
+                &if body.is_empty() {
+                    "Session-Expires: 90;refresher=uac\r\n".to_string()
+                } else {
+                    "Content-Type: application/sdp\r\n".to_string()
+                },
+            )
+    };
+    send(&mut ws, &update(3700, "")).await;
+    let r = response(&mut ws, &id, false).await;
+    assert_eq!(status(&r), Some(200), "{r}");
+    assert!(
+        header(&r, "Session-Expires").is_some_and(|v| v.starts_with("90")),
+        "{r}"
+    );
+    send(&mut ws, &update(3701, offer)).await;
+    let r = response(&mut ws, &id, false).await;
+    assert_eq!(
+        status(&r),
+        Some(488),
+        "an UPDATE offer is refused, not half-answered: {r}"
+    );
+
     // An ICE restart: the browser's new ufrag/pwd; Ferry answers with new ones of its own.
     let restarted = offer
         .replace("a=ice-ufrag:B/Wg", "a=ice-ufrag:R3st")
@@ -70,7 +103,7 @@ async fn ice_restart_is_answered_by_ferry_and_a_refresh_changes_nothing() {
             "a=ice-pwd:NewPasswordForTheRestart1",
         );
     assert_ne!(restarted, offer, "the fixture's credentials were replaced");
-    send(&mut ws, &reinvite(&inv, &ok, 3663, &restarted)).await;
+    send(&mut ws, &reinvite(&inv, &ok, 3702, &restarted)).await;
     let answer = response(&mut ws, &id, false).await;
     assert_eq!(status(&answer), Some(200), "{answer}");
     let (ufrag2, pwd2) = (

@@ -55,13 +55,17 @@ impl Core {
             }
             Method::Info | Method::Update | Method::Message => {
                 let call = self.call_of(&req);
-                let mut r = if call.is_some() {
-                    response(&req, 200, "OK", None)
-                } else {
+                let mut r = if call.is_none() {
                     response(&req, 481, "Call/Transaction Does Not Exist", None)
+                } else if req.method == Method::Update && !req.body.is_empty() {
+                    // An UPDATE offer (RFC 3311) is not relayed: refusing it keeps the session
+                    // as it was, where a bare 200 would break the offer/answer exchange.
+                    response(&req, 488, "Not Acceptable Here", None)
+                } else {
+                    response(&req, 200, "OK", None)
                 };
                 // RFC 4028 §9: a refresh (JsSIP sends UPDATE) is answered with the interval.
-                if call.is_some() && req.method == Method::Update {
+                if r.status == 200 && req.method == Method::Update {
                     if let Some(se) = req.headers.get("Session-Expires") {
                         let secs = se.split(';').next().unwrap_or("90").trim().to_string();
                         r.headers
