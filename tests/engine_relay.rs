@@ -147,6 +147,7 @@ fn addressed(rtp: SocketAddr, rtcp: Option<SocketAddr>, mux: bool) -> LegSpec {
         srtp_in: None,
         srtp_out: None,
         rewrite_out: Rewrite::default(),
+        dtmf_events: None,
     }
 }
 
@@ -341,6 +342,7 @@ fn ice_leg(local_pwd: &str) -> LegSpec {
         srtp_in: Some(key(7, 5)),
         srtp_out: Some(key(7, 6)),
         rewrite_out: Rewrite::default(),
+        dtmf_events: None,
     }
 }
 
@@ -851,5 +853,81 @@ fn rtcp_reports_give_per_leg_quality_in_the_session_list() {
         f.client
             .expect_ok(&Message::Remove { session: id })
             .unwrap();
+    }
+}
+
+/// An RFC 4733 packet: PT 101, the event's RTP timestamp, `E` and volume 10, a duration.
+fn telephone_event(seq: u16, ts: u32, event: u8, end: bool, duration: u16) -> Vec<u8> {
+    let mut p = rtp(0x1234, seq, 0);
+    p[1] = 101;
+    p[4..8].copy_from_slice(&ts.to_be_bytes());
+    p.extend([event, if end { 0x8a } else { 0x0a }]);
+    p.extend(duration.to_be_bytes());
+    p
+}
+
+/// With `dtmf_events` on leg A, telephone events arriving there (SRTP) never reach leg B;
+/// each completed event is reported once on the control channel, and a short one is counted.
+#[test]
+fn telephone_events_are_reported_not_forwarded() {
+    for backend in backends() {
+        let mut f = start(backend, Duration::from_secs(60));
+        let (browser, pbx) = (udp("127.0.0.1:0"), udp("127.0.0.1:0"));
+        let (id, legs) = allocate(&mut f.client, Family::V4, [true, true]);
+        let k = key(7, 3);
+        let mut a = addressed(browser.local_addr().unwrap(), None, true);
+        a.srtp_in = Some(k.clone());
+        a.dtmf_events = Some(101);
+        install(
+            &mut f.client,
+            id,
+            a,
+            addressed(pbx.local_addr().unwrap(), None, true),
+        );
+        let mut tx = oracle(&k);
+        let malformed = counter(&mut f.client, "drop_malformed");
+        let mut packets = vec![rtp(0x1234, 1, 160)];
+        // Digit 5: begin, continuation, three end packets (RFC 4733 §2.5.1.4); then `#`.
+        packets.push(telephone_event(2, 8000, 5, false, 160));
+        packets.push(telephone_event(3, 8000, 5, false, 320));
+        for seq in 4..7 {
+            packets.push(telephone_event(seq, 8000, 5, true, 1280));
+        }
+        packets.push(rtp(0x1234, 7, 160));
+        for seq in 8..11 {
+            packets.push(telephone_event(seq, 16000, 11, true, 800));
+        }
+        let mut short = telephone_event(11, 24000, 1, true, 800);
+        short.truncate(14);
+        packets.push(short);
+        for p in &packets {
+            browser
+                .send_to(&tx.encrypt_rtp(p).unwrap(), legs[0].rtp)
+                .unwrap();
+        }
+        for seq in [1, 7] {
+            let (got, _) = recv(&pbx).expect("audio still crosses");
+            assert_eq!(got, rtp(0x1234, seq, 160), "{backend:?}");
+        }
+        assert!(silent(&pbx), "{backend:?}: a telephone event reached leg B");
+        for (event, duration_ms) in [(5, 160), (11, 100)] {
+            let ev = f.client.next_event(Duration::from_secs(2)).unwrap();
+            assert_eq!(
+                ev,
+                Some(Message::Dtmf {
+                    session: id,
+                    leg: LegId::A,
+                    event,
+                    duration_ms,
+                    volume: 10,
+                }),
+                "{backend:?}"
+            );
+        }
+        assert_eq!(
+            f.client.next_event(Duration::from_millis(200)).unwrap(),
+            None
+        );
+        assert_eq!(counter(&mut f.client, "drop_malformed"), malformed + 1);
     }
 }

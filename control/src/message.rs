@@ -17,7 +17,8 @@ use super::codec::{DecodeError, Reader, Writer};
 
 /// The protocol version this build speaks; `Hello` carries it and both sides must agree.
 /// Version 2: [`SessionInfo`] carries a [`LegQuality`] per leg.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// Version 3: [`LegSpec::dtmf_events`] and the [`Message::Dtmf`] event.
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Largest frame either side sends or accepts (a session list of 100,000 entries fits).
 pub const MAX_FRAME: u32 = 32 << 20;
 /// Most bytes of key or salt in a key (AES-256 key is 32).
@@ -164,6 +165,9 @@ pub struct LegSpec {
     pub srtp_out: Option<SrtpKey>,
     /// Rewrites applied to packets leaving on this leg.
     pub rewrite_out: Rewrite,
+    /// RFC 4733 telephone-event payload type (8000 Hz clock) arriving on this leg: when set,
+    /// those packets are not forwarded; each completed event is reported as [`Message::Dtmf`].
+    pub dtmf_events: Option<u8>,
 }
 
 /// Port request for one leg.
@@ -338,6 +342,20 @@ pub enum Message {
         /// Why.
         reason: EndReason,
     },
+    /// Event: an RFC 4733 event ended on a leg with [`LegSpec::dtmf_events`] (reported once,
+    /// however many end packets carried it).
+    Dtmf {
+        /// Session.
+        session: SessionId,
+        /// Leg it arrived on.
+        leg: LegId,
+        /// RFC 4733 §3.2 event code (0-9, 10 `*`, 11 `#`, 12-15 A-D).
+        event: u8,
+        /// Duration in milliseconds.
+        duration_ms: u32,
+        /// Volume, in -dBm0 (0-63).
+        volume: u8,
+    },
 }
 
 /// Why a request failed.
@@ -406,6 +424,7 @@ mod ty {
     pub const DTLS_RECEIVED: u16 = 0x0040;
     pub const LATCHED: u16 = 0x0041;
     pub const ENDED: u16 = 0x0042;
+    pub const DTMF: u16 = 0x0043;
 }
 
 impl Message {
@@ -427,6 +446,7 @@ impl Message {
             Self::DtlsReceived { .. } => ty::DTLS_RECEIVED,
             Self::Latched { .. } => ty::LATCHED,
             Self::Ended { .. } => ty::ENDED,
+            Self::Dtmf { .. } => ty::DTMF,
         }
     }
 
@@ -515,6 +535,19 @@ impl Message {
                 w.u64(session.0);
                 w.u8(reason.code());
             }
+            Self::Dtmf {
+                session,
+                leg,
+                event,
+                duration_ms,
+                volume,
+            } => {
+                w.u64(session.0);
+                w.u8(leg.code());
+                w.u8(*event);
+                w.u32(*duration_ms);
+                w.u8(*volume);
+            }
         }
     }
 
@@ -602,6 +635,13 @@ impl Message {
                 session: SessionId(r.u64("session")?),
                 reason: EndReason::from_code(r.u8("end reason")?)?,
             },
+            ty::DTMF => Self::Dtmf {
+                session: SessionId(r.u64("session")?),
+                leg: LegId::from_code(r.u8("leg")?)?,
+                event: r.u8("dtmf event")?,
+                duration_ms: r.u32("dtmf duration")?,
+                volume: r.u8("dtmf volume")?,
+            },
             other => return Err(DecodeError::UnknownType(other)),
         };
         r.expect_empty()?;
@@ -628,6 +668,13 @@ fn fixed_sizes() -> Vec<(u16, u16)> {
         Message::Ended {
             session: SessionId(0),
             reason: EndReason::Idle,
+        },
+        Message::Dtmf {
+            session: SessionId(0),
+            leg: LegId::A,
+            event: 0,
+            duration_ms: 0,
+            volume: 0,
         },
         Message::Ok,
     ];
@@ -718,6 +765,7 @@ fn put_leg_spec(w: &mut Writer, l: &LegSpec) {
         w.u32(*a);
         w.u32(*b);
     });
+    w.opt(l.dtmf_events.as_ref(), |w, pt| w.u8(*pt));
 }
 
 fn get_leg_spec(r: &mut Reader<'_>) -> Result<LegSpec, DecodeError> {
@@ -745,6 +793,7 @@ fn get_leg_spec(r: &mut Reader<'_>) -> Result<LegSpec, DecodeError> {
                 Ok((r.u32("ssrc")?, r.u32("ssrc")?))
             })?,
         },
+        dtmf_events: r.opt("dtmf events", |r| r.u8("dtmf pt"))?,
     })
 }
 

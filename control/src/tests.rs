@@ -37,6 +37,7 @@ fn samples() -> Vec<Message> {
         srtp_in: Some(key(7, 0x11)),
         srtp_out: Some(key(7, 0x22)),
         rewrite_out: Rewrite::default(),
+        dtmf_events: Some(126),
     };
     let sip = LegSpec {
         kind: LegKind::Addressed {
@@ -51,6 +52,7 @@ fn samples() -> Vec<Message> {
             pt: vec![(111, 0)],
             ssrc: vec![(1, 0xdead_beef)],
         },
+        dtmf_events: None,
     };
     vec![
         Message::hello(),
@@ -126,6 +128,13 @@ fn samples() -> Vec<Message> {
         Message::Ended {
             session: SessionId(8),
             reason: EndReason::ConsentExpired,
+        },
+        Message::Dtmf {
+            session: SessionId(8),
+            leg: LegId::A,
+            event: 11,
+            duration_ms: 160,
+            volume: 10,
         },
     ]
 }
@@ -255,7 +264,32 @@ proptest! {
     }
 
     #[test]
-    fn mutated_valid_frames_never_panic(i in 0usize..15, pos in any::<usize>(), byte in any::<u8>()) {
+    fn dtmf_pt_and_event_round_trip(
+        pt in any::<Option<u8>>(),
+        leg in 0usize..2,
+        event in any::<u8>(),
+        duration_ms in any::<u32>(),
+        volume in any::<u8>(),
+    ) {
+        let mut install = samples().swap_remove(3);
+        if let Message::Install { legs, .. } = &mut install {
+            legs[leg].dtmf_events = pt;
+        }
+        let dtmf = Message::Dtmf {
+            session: SessionId(9),
+            leg: if leg == 0 { LegId::A } else { LegId::B },
+            event,
+            duration_ms,
+            volume,
+        };
+        for msg in [install, dtmf] {
+            let frame = decode_frame(&encode_frame(4, &msg)).unwrap();
+            prop_assert_eq!(frame.msg, msg);
+        }
+    }
+
+    #[test]
+    fn mutated_valid_frames_never_panic(i in 0usize..16, pos in any::<usize>(), byte in any::<u8>()) {
         let mut bytes = encode_frame(7, &samples()[i]);
         let at = pos % bytes.len();
         bytes[at] = byte;

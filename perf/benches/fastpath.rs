@@ -126,6 +126,7 @@ fn setup() -> (Shard, Vec<(SockId, SocketAddr)>, Vec<Context>) {
             srtp_in: srtp,
             srtp_out: None,
             rewrite_out: Rewrite::default(),
+            dtmf_events: None,
         };
         let spec = Box::new([
             leg(browser, Some(k.clone())),

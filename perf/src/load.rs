@@ -303,6 +303,7 @@ fn setup_session(
         srtp_in: Some(k_in.clone()),
         srtp_out: Some(k_out.clone()),
         rewrite_out: Rewrite::default(),
+        dtmf_events: None,
     };
     let leg_b = LegSpec {
         kind: addressed(b_addr),
@@ -310,6 +311,7 @@ fn setup_session(
         srtp_in: None,
         srtp_out: None,
         rewrite_out: Rewrite::default(),
+        dtmf_events: None,
     };
     client.expect_ok(&Message::Install {
         session: id,

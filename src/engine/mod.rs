@@ -6,6 +6,7 @@
 //!            <──events─────── event thread  <──Event queue──────────┘
 //! ```
 
+pub mod dtmf;
 pub mod ice;
 pub mod io;
 pub mod ports;

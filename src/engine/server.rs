@@ -122,6 +122,19 @@ impl Control {
                     leg,
                     addr,
                 },
+                Event::Dtmf {
+                    id,
+                    leg,
+                    event,
+                    duration_ms,
+                    volume,
+                } => Message::Dtmf {
+                    session: id,
+                    leg,
+                    event,
+                    duration_ms,
+                    volume,
+                },
                 Event::Ended { id, reason, addrs } => {
                     self.free_ports(&addrs);
                     tracing::info!(session = %id, ?reason, "session ended by engine");

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::Sender;
 
+use super::dtmf;
 use super::ice::{IceLeg, StunOutcome};
 use super::io::{self, SockId, Verdict};
 use super::quality;
@@ -188,6 +189,8 @@ struct Leg {
     mode: Mode,
     rtcp_mux: bool,
     rewrite: Rewriter,
+    /// RFC 4733 events taken off this leg instead of forwarded.
+    dtmf: dtmf::Tracker,
 }
 
 /// One leg's SRTP contexts: what it receives and what it sends.
@@ -233,6 +236,7 @@ impl Leg {
         crypto.srtp_in = srtp_in;
         crypto.srtp_out = srtp_out;
         self.rewrite = Rewriter::new(&spec.rewrite_out);
+        self.dtmf = self.dtmf.update(spec.dtmf_events);
         Ok(())
     }
 
@@ -354,6 +358,7 @@ impl Session {
             mode: Mode::Pending,
             rtcp_mux: addrs[i].rtcp.is_none(),
             rewrite: Rewriter::default(),
+            dtmf: dtmf::Tracker::default(),
         };
         Self {
             legs: [leg(0), leg(1)],
@@ -542,6 +547,9 @@ impl Session {
             });
         }
         self.packets += 1;
+        if !rtcp && let Some(taken) = take_dtmf(inbound, &buf[..len]) {
+            return (self.report_dtmf(route.leg, taken, ctx), true);
+        }
         // RFC 3550 §6.4: plain RTCP here (SRTCP already unprotected); rare, a few per second,
         // so it reads the clock itself: the batch's `now` can be a tick old, too coarse for RTT.
         let i = route.leg.index();
@@ -558,6 +566,28 @@ impl Session {
             self.quality[1 - i].on_sr_forwarded(sr, at);
         }
         (verdict, true)
+    }
+
+    /// Reports a completed telephone event to signaling; the packet itself goes nowhere.
+    fn report_dtmf(
+        &self,
+        leg: LegId,
+        taken: Result<Option<dtmf::Completed>, DropReason>,
+        ctx: &PacketCtx<'_>,
+    ) -> Result<Verdict, DropReason> {
+        if let Some(done) = taken? {
+            let ev = Event::Dtmf {
+                id: self.id,
+                leg,
+                event: done.event,
+                duration_ms: done.duration_ms,
+                volume: done.volume,
+            };
+            ctx.events
+                .try_send(ev)
+                .map_err(|_| DropReason::SendFailed)?;
+        }
+        Ok(Verdict::Done)
     }
 
     fn stun(
@@ -620,6 +650,22 @@ impl Session {
         ctx.counters.dtls_up += 1;
         (Ok(Verdict::Done), true)
     }
+}
+
+/// A telephone-event packet on a leg that takes them: `Some(Ok(Some))` completes an event,
+/// `Some(Ok(None))` is consumed silently, `Some(Err)` is malformed; `None`: relay as usual.
+#[inline]
+fn take_dtmf(leg: &mut Leg, packet: &[u8]) -> Option<Result<Option<dtmf::Completed>, DropReason>> {
+    // Byte 1 holds the marker and the payload type; a packet too short for a header is left
+    // to the relay path, which drops it as malformed.
+    let pt = packet.get(1)? & 0x7f;
+    if !leg.dtmf.takes(pt) {
+        return None;
+    }
+    let Ok(rtp) = rtp::Packet::new_checked(packet) else {
+        return Some(Err(DropReason::Malformed));
+    };
+    Some(leg.dtmf.on_packet(rtp.timestamp(), rtp.payload()))
 }
 
 /// Both legs' parts, inbound first.

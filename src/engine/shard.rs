@@ -93,6 +93,19 @@ pub enum Event {
         /// Address.
         addr: SocketAddr,
     },
+    /// An RFC 4733 event completed on a leg that takes them.
+    Dtmf {
+        /// Session.
+        id: SessionId,
+        /// Leg it arrived on.
+        leg: LegId,
+        /// Event code.
+        event: u8,
+        /// Duration in milliseconds.
+        duration_ms: u32,
+        /// Volume in -dBm0.
+        volume: u8,
+    },
     /// The shard ended a session on its own; its ports can be freed.
     Ended {
         /// Session.

@@ -87,6 +87,7 @@ impl Core {
             srtp_in: None,
             srtp_out: None,
             rewrite_out: Rewrite::default(),
+            dtmf_events: None,
         };
         let loopback = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), legs[1].rtp.port());
         let sip_side = LegSpec {
@@ -99,6 +100,7 @@ impl Core {
             srtp_in: None,
             srtp_out: None,
             rewrite_out: Rewrite::default(),
+            dtmf_events: None,
         };
         call.media.spec = Some([browser, sip_side]);
         if echo {
