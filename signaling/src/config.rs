@@ -121,6 +121,19 @@ pub struct TrunkConfig {
     pub options_interval: u64,
 }
 
+impl TrunkConfig {
+    /// Codecs to offer the trunk: `codecs`, without telephone-event when DTMF goes as INFO
+    /// (Ferry then takes the browser's RFC 4733 events off the media path itself).
+    pub fn offered_codecs(&self) -> Vec<String> {
+        let info = self.dtmf == DtmfMode::Info;
+        self.codecs
+            .iter()
+            .filter(|c| !(info && c.eq_ignore_ascii_case("telephone-event")))
+            .cloned()
+            .collect()
+    }
+}
+
 fn udp() -> TrunkTransport {
     TrunkTransport::Udp
 }

@@ -27,6 +27,7 @@
 //! an answer is a short, fixed sequence of lines, and tests re-parse every output with `rtc-sdp`
 //! and with [`parse`].
 
+mod dtmf;
 mod model;
 mod negotiate;
 mod parse;
@@ -40,6 +41,7 @@ mod tests_prop;
 #[cfg(test)]
 mod tests_reverse;
 
+pub use dtmf::{browser_dtmf_pt, keep_browser_dtmf};
 pub use model::{PlainMedia, PlainSession, WebRtcMedia, WebRtcSession};
 pub use negotiate::{browser_answer, browser_offer, echo_answer, trunk_answer, trunk_offer};
 pub use parse::{parse_plain, parse_webrtc};
