@@ -11,6 +11,7 @@
 //!   the restart is answered and frees the engine's session;
 //! - the page over https, SIP over wss;
 //! - a key sent as SIP INFO (application/dtmf-relay) reaches sipp as INFO.
+//! - a key sent as RFC 4733 to a trunk configured `dtmf = "info"` reaches sipp as INFO only.
 //!
 //! Same needs as tests/browser_calls.rs (root, chromium, node, sipp, dumpcap, tshark);
 //! `FERRY_SKIP_BROWSER=1` skips them. The sipp scenarios are tests/browser/sipp-uas-*.xml.
@@ -567,39 +568,50 @@ fn dtmf_as_sip_info(lib: &str) {
     ) else {
         return;
     };
-    check_call(&run, lib, Ender::Browser);
-    let infos = requests_to_sipp(&run, "INFO");
-    assert_eq!(infos.len(), 1, "one INFO to sipp: {}", ctx(&run));
+    check_info_at_sipp(&run, lib);
+}
+
+/// The call went well, sipp got exactly one INFO (application/dtmf-relay, Signal=5) and
+/// answered it, and no RFC 4733 event reached it (neither sipp's PT 101 nor the browser's 126).
+fn check_info_at_sipp(run: &Run, lib: &str) {
+    check_call(run, lib, Ender::Browser);
+    let infos = requests_to_sipp(run, "INFO");
+    assert_eq!(infos.len(), 1, "one INFO to sipp: {}", ctx(run));
     assert_eq!(
         infos[0]["contentType"],
         "application/dtmf-relay",
         "{}",
-        ctx(&run)
+        ctx(run)
     );
     let got: Vec<&Value> = run.json["sippReceived"]
         .as_array()
         .map(|v| v.iter().filter(|m| m["method"] == "INFO").collect())
         .unwrap_or_default();
-    assert_eq!(got.len(), 1, "INFOs in sipp's trace: {}", ctx(&run));
+    assert_eq!(got.len(), 1, "INFOs in sipp's trace: {}", ctx(run));
     let body = got[0]["body"].as_str().unwrap_or("");
     assert!(
         body.lines().any(|l| l.replace(' ', "") == "Signal=5"),
         "INFO body {body:?}: {}",
-        ctx(&run)
+        ctx(run)
     );
-    assert_eq!(sipp_statuses(&run, "INFO"), [200], "{}", ctx(&run));
+    assert_eq!(sipp_statuses(run, "INFO"), [200], "{}", ctx(run));
     let c = &run.json["capture"];
     assert_eq!(
         c["pt101"],
         0,
         "the INFO key also went as RFC 4733: {c}: {}",
-        ctx(&run)
+        ctx(run)
+    );
+    assert_eq!(
+        c["payloadTypes"]["126"].as_u64().unwrap_or(0),
+        0,
+        "the browser's telephone-event (PT 126) reached sipp: {c}"
     );
     assert!(
         c["rtpToSipp"].as_u64().unwrap_or(0) > 50,
         "media to sipp: {c}"
     );
-    check_sessions_freed(&run);
+    check_sessions_freed(run);
 }
 
 #[test]
@@ -610,6 +622,44 @@ fn jssip_dtmf_as_sip_info_reaches_the_trunk() {
 #[test]
 fn sipjs_dtmf_as_sip_info_reaches_the_trunk() {
     dtmf_as_sip_info("sipjs");
+}
+
+/// The page sends the key "5" as RFC 4733 (its default, WebRTC's RTCDTMFSender) to a trunk
+/// configured `dtmf = "info"`: Ferry offers the trunk no telephone-event, the engine takes the
+/// browser's events off the media path, and sipp gets one INFO with Signal=5 and no RFC 4733.
+fn rfc4733_from_the_browser_as_sip_info(lib: &str) {
+    if skipped() {
+        return;
+    }
+    let dir = test_dir(&format!("dtmf-info-{lib}"));
+    let path = dir.join("ferry.toml");
+    let toml = "[trunk]\nuri = \"sip:127.0.0.1:5070\"\ndtmf = \"info\"\n";
+    std::fs::write(&path, toml).expect("write config");
+    let cfg = path.to_str().expect("utf-8 temp path");
+    let scenario = "tests/browser/sipp-uas-info.xml";
+    let run = call("uas", lib, &["--config", cfg, "--scenario", scenario]);
+    let _ = std::fs::remove_dir_all(dir);
+    let Some(run) = run else { return };
+    let invite = run.json["sippReceived"]
+        .as_array()
+        .and_then(|v| v.iter().find(|m| m["method"] == "INVITE"));
+    let offer = invite.and_then(|m| m["body"].as_str()).unwrap_or("");
+    assert!(
+        offer.contains("m=audio") && !offer.contains("telephone-event"),
+        "telephone-event offered to an INFO trunk: {offer:?}: {}",
+        ctx(&run)
+    );
+    check_info_at_sipp(&run, lib);
+}
+
+#[test]
+fn jssip_rfc4733_dtmf_reaches_an_info_trunk_as_sip_info() {
+    rfc4733_from_the_browser_as_sip_info("jssip");
+}
+
+#[test]
+fn sipjs_rfc4733_dtmf_reaches_an_info_trunk_as_sip_info() {
+    rfc4733_from_the_browser_as_sip_info("sipjs");
 }
 
 /// Early media: sipp answers 183 with SDP and only 4 s later 200. Ferry sets the media path up

@@ -205,6 +205,7 @@ impl Core {
         rtcp: Option<SocketAddr>,
         pt: &PtMap,
     ) -> Result<(), String> {
+        let dtmf_events = self.dtmf_events_pt(id);
         let call = self.calls.get_mut(&id).ok_or("call gone")?;
         let spec = call.media.spec.as_mut().ok_or("no media session")?;
         spec[1].kind = LegKind::Addressed {
@@ -214,6 +215,7 @@ impl Core {
         };
         spec[1].rewrite_out.pt = pt.to_trunk.clone();
         spec[0].rewrite_out.pt = pt.to_browser.clone();
+        spec[0].dtmf_events = dtmf_events;
         self.install(id).await
     }
 
@@ -283,6 +285,13 @@ impl Core {
                 }
                 self.end_call(id, Hangup::Media, now).await;
             }
+            Message::Dtmf {
+                session,
+                leg: LegId::A,
+                event,
+                duration_ms,
+                ..
+            } => self.dtmf_to_trunk(session, event, duration_ms, now),
             _ => {}
         }
     }

@@ -9,6 +9,7 @@ mod browser;
 mod call;
 mod dialog;
 mod dtls_task;
+mod dtmf;
 mod info;
 mod media;
 mod msg;

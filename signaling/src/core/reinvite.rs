@@ -222,7 +222,7 @@ impl Core {
             return;
         };
         let policy = sdp::CodecPolicy {
-            allowed: trunk.cfg.codecs.clone(),
+            allowed: trunk.cfg.offered_codecs(),
         };
         let (media_addr, contact) = (trunk.media_addr, trunk.contact());
         let via = self.trunk_via();
@@ -285,7 +285,7 @@ impl Core {
         }
         self.trunk_ack_2xx(id, pending.trunk_cseq);
         let body = String::from_utf8_lossy(&resp.body).into_owned();
-        let answered = sdp::parse_plain(&body).and_then(|answer| {
+        let answered = sdp::parse_plain(&body).and_then(|mut answer| {
             let call = self
                 .calls
                 .get(&id)
@@ -293,6 +293,7 @@ impl Core {
             let mut local = self.local_ice(call);
             local.setup = sdp::Setup::answer_to(pending.offer.setup, sdp::Setup::Passive)?;
             let v = call.sdp_version + 1;
+            self.keep_browser_dtmf(&pending.offer, &mut answer);
             let (sdp, pt) = sdp::browser_answer(&pending.offer, &answer, &local, id.0, v)?;
             Ok((answer, sdp, pt))
         });

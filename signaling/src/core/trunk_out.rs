@@ -24,7 +24,7 @@ impl Core {
         };
         let port = call.media.legs.map(|l| l[1].rtp.port()).unwrap_or(0);
         let policy = sdp::CodecPolicy {
-            allowed: trunk.cfg.codecs.clone(),
+            allowed: trunk.cfg.offered_codecs(),
         };
         let offer = match sdp::trunk_offer(offer_in, &policy, trunk.media_addr, port, id.0, 1) {
             Ok(o) => o,
@@ -181,13 +181,14 @@ impl Core {
     /// early media) gets a higher o= version, as RFC 3264 §8 asks of a changed description.
     async fn bridge_trunk_sdp(&mut self, id: CallId, body: &[u8]) -> Result<String, u16> {
         let text = String::from_utf8_lossy(body).into_owned();
-        let answer = sdp::parse_plain(&text).map_err(|e| {
+        let mut answer = sdp::parse_plain(&text).map_err(|e| {
             tracing::info!(?id, "trunk answer: {e}");
             488u16
         })?;
         let call = self.calls.get(&id).ok_or(500u16)?;
         let local = self.local_ice(call);
         let offer = call.browser.webrtc.as_ref().ok_or(500u16)?;
+        self.keep_browser_dtmf(offer, &mut answer);
         let version = call.sdp_version + u64::from(call.browser.answer_sdp.is_some());
         let (browser_sdp, pt) = sdp::browser_answer(offer, &answer, &local, id.0, version)
             .map_err(|e| {
