@@ -235,9 +235,10 @@ async fn hold_and_resume_from_the_trunk_are_answered_with_the_mirrored_direction
         );
         let ack = format!(
             "ACK {ferry_contact} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKack{cseq}\r\n\
-             Max-Forwards: 70\r\nFrom: {};tag=pbx1\r\n{}{}CSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+             Max-Forwards: 70\r\nFrom: {};tag=pbx1\r\nTo: {}\r\n{}CSeq: {cseq} ACK\r\n\
+             Content-Length: 0\r\n\r\n",
             header(&offer, "To").unwrap(),
-            format!("To: {}\r\n", header(&offer, "From").unwrap()),
+            header(&offer, "From").unwrap(),
             copy("Call-ID"),
         );
         trunk.send(&ack, ferry_addr);
