@@ -54,7 +54,7 @@ impl Source {
     }
 
     /// The payload of packet `n` of a session.
-    fn payload(&self, session: u32, n: u64, out: &mut [u8]) -> usize {
+    pub(crate) fn payload(&self, session: u32, n: u64, out: &mut [u8]) -> usize {
         match self {
             Self::Synthetic(size) => {
                 let len = size.saturating_sub(HEADER).min(out.len());
@@ -172,12 +172,12 @@ struct RxResult {
     hist: Histogram<u64>,
 }
 
-struct Session {
-    id: SessionId,
-    a_port: SocketAddr,
+pub(crate) struct Session {
+    pub(crate) id: SessionId,
+    pub(crate) a_port: SocketAddr,
     b_port: SocketAddr,
     /// Protects what we send to leg A (the engine's leg-A inbound key).
-    a_tx: srtp::Context,
+    pub(crate) a_tx: srtp::Context,
 }
 
 fn key(profile: srtp::Profile, rng: &mut impl Rng) -> SrtpKey {
@@ -274,7 +274,7 @@ pub fn run(cfg: &LoadConfig) -> io::Result<Report> {
     })
 }
 
-fn setup_session(
+pub(crate) fn setup_session(
     client: &mut Client,
     profile: srtp::Profile,
     a_addr: SocketAddr,
@@ -334,7 +334,7 @@ fn setup_session(
 }
 
 /// Writes an RTP header with the send-time extension; returns the header length.
-fn write_header(buf: &mut [u8], ssrc: u32, seq: u16, ts: u32, send_ns: u64) -> usize {
+pub(crate) fn write_header(buf: &mut [u8], ssrc: u32, seq: u16, ts: u32, send_ns: u64) -> usize {
     buf[0] = 0x90; // V=2, X=1
     buf[1] = PT;
     buf[2..4].copy_from_slice(&seq.to_be_bytes());
@@ -364,7 +364,7 @@ fn read_header(pkt: &[u8]) -> Option<(u32, u16, u64, usize)> {
 }
 
 /// SSRC for session `i` in direction `dir` (0 = A->B, 1 = B->A).
-fn ssrc_of(i: u32, dir: u32) -> u32 {
+pub(crate) fn ssrc_of(i: u32, dir: u32) -> u32 {
     0x4000_0000 | (dir << 29) | i
 }
 

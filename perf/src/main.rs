@@ -1,6 +1,7 @@
 //! `ferry-perf`: the load generator for a running Ferry engine, and the floor it is measured
 //! against.
 
+mod blast;
 mod calls;
 mod cpu;
 mod floor;
@@ -83,6 +84,9 @@ enum Command {
     /// Place calls through Ferry as a scripted browser (WebSocket, SIP, ICE, DTLS, SRTP echo)
     /// and report setups per second, failures by cause, setup latency and CPU per setup.
     Calls(calls::Args),
+    /// Offer pre-built SRTP packets with sendmmsg at a total rate (or flat out) to N sessions'
+    /// browser-side ports, the SIP side into a sink nobody reads; goodput from the engine's counters.
+    Blast(blast::Args),
     /// Run the floor: a bare recvmmsg/sendmmsg UDP echo (no crypto, no lookup).
     Floor {
         /// Address to listen on.
@@ -171,6 +175,7 @@ fn run(cmd: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Calls(args) => calls::main(args),
+        Command::Blast(args) => blast::main(args),
         Command::Floor { listen, duration } => {
             let sock = UdpSocket::bind(listen).map_err(|e| e.to_string())?;
             sock.set_read_timeout(Some(Duration::from_millis(100)))
