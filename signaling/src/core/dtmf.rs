@@ -12,7 +12,6 @@ use ferry_control::SessionId;
 use super::{CallId, Core};
 use crate::config::DtmfMode;
 use crate::sdp::{self, PlainSession, WebRtcSession};
-use crate::sip::Method;
 
 /// The `Signal=` value of an RFC 4733 §3.2 event code (0-9, `*`, `#`, A-D).
 pub(super) fn signal(event: u8) -> Option<char> {
@@ -69,19 +68,8 @@ impl Core {
         let Some(body) = relay_body(event, duration_ms) else {
             return;
         };
-        let via = self.trunk_via();
-        let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.trunk.as_mut()) else {
-            return;
-        };
-        if !leg.answered {
-            return;
-        }
-        let mut out = leg.dialog.request(Method::Info, &via, None);
-        out.headers.push("Content-Type", "application/dtmf-relay");
-        out.body = body.into_bytes();
         tracing::debug!(?id, event, duration_ms, "dtmf to the trunk as INFO");
-        self.stats.info_relayed += 1;
-        self.trunk_send(Some(id), out, now);
+        self.info_to_trunk(id, Some("application/dtmf-relay"), body.into_bytes(), now);
     }
 }
 

@@ -23,6 +23,18 @@ impl Core {
         if info.body.len() > MAX_INFO_BODY {
             return;
         }
+        let ct = info.headers.get("Content-Type").map(str::to_string);
+        self.info_to_trunk(id, ct.as_deref(), info.body.clone(), now);
+    }
+
+    /// Sends an INFO with this body in the trunk dialog, once the trunk answered.
+    pub(super) fn info_to_trunk(
+        &mut self,
+        id: CallId,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+        now: Instant,
+    ) {
         let via = self.trunk_via();
         let Some(leg) = self.calls.get_mut(&id).and_then(|c| c.trunk.as_mut()) else {
             return;
@@ -31,7 +43,10 @@ impl Core {
             return;
         }
         let mut out = leg.dialog.request(Method::Info, &via, None);
-        copy_body(info, &mut out);
+        if let Some(ct) = content_type {
+            out.headers.push("Content-Type", ct);
+        }
+        out.body = body;
         self.stats.info_relayed += 1;
         self.trunk_send(Some(id), out, now);
     }
