@@ -252,3 +252,51 @@ async fn hold_and_resume_from_the_trunk_are_answered_with_the_mirrored_direction
         "the browser's leg needs no renegotiation"
     );
 }
+
+/// A browser that never completes DTLS (this scripted one sends no DTLS at all): when the
+/// handshake times out (30 s) Ferry ends both legs with a Reason, and frees the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_dtls_handshake_ends_both_legs_with_a_reason() {
+    let (ferry, mut sipp) = start_with_sipp("dtls-fail", "", "sipp-uas-echo-g711.xml", 1);
+    let mut ws = browser(&ferry).await;
+    let id = format!("df{}", rand::random::<u32>());
+    let inv = invite(&id, str::to_string);
+    send(&mut ws, &inv).await;
+    let ok = response(&mut ws, &id, false).await;
+    assert_eq!(status(&ok), Some(200), "{ok}");
+    assert_eq!(
+        header(&ok, "Session-Expires"),
+        Some("90;refresher=uac"),
+        "JsSIP's session timer is taken, the browser refreshes"
+    );
+    send(&mut ws, &ack(&inv, &ok)).await;
+    let start = std::time::Instant::now();
+    let quiet = recv(&mut ws, std::time::Duration::from_secs(27)).await;
+    assert!(
+        quiet.is_none(),
+        "nothing before the handshake timeout: {quiet:?}"
+    );
+    let bye = recv(&mut ws, std::time::Duration::from_secs(8))
+        .await
+        .expect("a BYE when the DTLS handshake fails");
+    assert!(bye.starts_with("BYE "), "{bye}");
+    assert!(
+        header(&bye, "Reason").is_some_and(|r| r.contains("media failed")),
+        "the BYE says why: {bye}"
+    );
+    let waited = start.elapsed().as_secs();
+    assert!((27..=35).contains(&waited), "BYE after {waited} s");
+    let status = tokio::task::block_in_place(|| sipp.wait_exit(std::time::Duration::from_secs(10)));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the trunk got its BYE too: {status:?}"
+    );
+    let trace = std::fs::read_to_string(ferry.dir.join("sipp-messages.log")).unwrap_or_default();
+    assert!(
+        trace.contains("Reason: SIP;cause=500"),
+        "the trunk's BYE carries the Reason"
+    );
+    let left =
+        tokio::task::block_in_place(|| ferry.wait_sessions(0, std::time::Duration::from_secs(5)));
+    assert_eq!(left, 0, "the engine session is removed");
+}

@@ -65,13 +65,9 @@ impl Core {
                     response(&req, 200, "OK", None)
                 };
                 // RFC 4028 §9: a refresh (JsSIP sends UPDATE) is answered with the interval.
-                if r.status == 200 && req.method == Method::Update {
-                    if let Some(se) = req.headers.get("Session-Expires") {
-                        let secs = se.split(';').next().unwrap_or("90").trim().to_string();
-                        r.headers
-                            .push("Session-Expires", &format!("{secs};refresher=uac"));
-                        r.headers.push("Require", "timer");
-                    }
+                if let (200, Method::Update, Some(id)) = (r.status, &req.method, call) {
+                    let secs = super::msg::session_timer(&req, &mut r);
+                    self.refreshed(id, secs, now);
                 }
                 self.ws_send(conn, text(r));
                 if let (Some(id), Method::Info) = (call, &req.method) {
@@ -97,6 +93,36 @@ impl Core {
             self.browser_response_inbound(id, resp, now).await;
         }
         // Answers to our BYEs: nothing waits on them.
+    }
+
+    /// A refresh (re-INVITE or UPDATE) restarts the call's session timer (RFC 4028 §10).
+    pub(super) fn refreshed(&mut self, id: CallId, secs: Option<u64>, now: Instant) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            let interval = secs
+                .map(Duration::from_secs)
+                .or(c.session_timer.map(|t| t.0));
+            c.session_timer = interval.map(|i| (i, now));
+        }
+    }
+
+    /// RFC 4028 §10: the side that does not refresh ends a session nobody refreshed, with a
+    /// BYE min(32 s, interval/3) before it would expire.
+    pub(super) async fn session_timers(&mut self, now: Instant) {
+        let expired: Vec<CallId> = self
+            .calls
+            .values()
+            .filter(|c| {
+                c.session_timer.is_some_and(|(interval, since)| {
+                    let early = Duration::from_secs(32).min(interval / 3);
+                    now.saturating_duration_since(since) >= interval - early
+                })
+            })
+            .map(|c| c.id)
+            .collect();
+        for id in expired {
+            tracing::info!(?id, "session timer expired without a refresh");
+            self.end_call(id, Hangup::SessionExpired, now).await;
+        }
     }
 
     /// A call restored after a signaling restart has no WebSocket until the browser speaks
@@ -371,14 +397,9 @@ impl Core {
         let mut r = response(&b.invite, 200, "OK", Some(&b.dialog.local_tag));
         r.headers.push("Contact", &contact);
         r.headers.push("Allow", ALLOW);
-        if let Some(se) = b.invite.headers.get("Session-Expires") {
-            // RFC 4028 §9: we take the browser's interval and let it refresh.
-            let secs = se.split(';').next().unwrap_or("90").trim().to_string();
-            r.headers
-                .push("Session-Expires", &format!("{secs};refresher=uac"));
-            r.headers.push("Require", "timer");
-        }
-        let conn = b.conn;
+        let secs = super::msg::session_timer(&b.invite, &mut r);
+        call.session_timer = secs.map(|s| (Duration::from_secs(s), Instant::now()));
+        let conn = call.browser.conn;
         let r = with_body(r, "application/sdp", sdp_body.clone());
         call.phase = Phase::Answered;
         call.browser.answer_sdp = Some(sdp_body);

@@ -118,6 +118,8 @@ pub struct Call {
     pub hangup: Option<super::Hangup>,
     /// The call link it came with (a one-time link is consumed when the call connects).
     pub link: Option<crate::links::LinkClaims>,
+    /// RFC 4028 session timer: the interval and the last refresh (none: no timer).
+    pub session_timer: Option<(std::time::Duration, Instant)>,
 }
 
 impl BrowserLeg {
@@ -155,6 +157,7 @@ impl Call {
             trunk_sdp_version: 1,
             hangup: None,
             link: None,
+            session_timer: None,
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum Hangup {
     Media,
     /// The other side never answered.
     Timeout,
+    /// The browser stopped refreshing its session timer (RFC 4028).
+    SessionExpired,
 }
 
 impl Hangup {
@@ -64,6 +66,7 @@ impl Hangup {
         match self {
             Self::Media => Some("SIP;cause=500;text=\"media failed (DTLS or engine)\""),
             Self::Timeout => Some("SIP;cause=408;text=\"no answer\""),
+            Self::SessionExpired => Some("SIP;cause=408;text=\"session timer expired\""),
             Self::WsClosed => Some("SIP;cause=480;text=\"browser disconnected\""),
             Self::Browser | Self::Trunk => None,
         }
@@ -285,6 +288,7 @@ impl Core {
 
     async fn handle_timeout(&mut self, now: Instant) {
         self.trunk_timeouts(now).await;
+        self.session_timers(now).await;
         self.bindings.retain(|_, b| b.expires > now);
         self.stats.active = self.calls.len();
     }

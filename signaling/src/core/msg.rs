@@ -47,3 +47,23 @@ pub fn sdp_refusal(req: &Request, e: &crate::sdp::SdpError) -> Response {
     r.headers.push("Warning", &format!("399 ferry \"{e}\""));
     r
 }
+
+/// Smallest session interval Ferry accepts (RFC 4028 §4: Min-SE defaults to 90 s).
+pub const MIN_SE: u64 = 90;
+
+/// RFC 4028 §9: answers a request's `Session-Expires` with the interval (raised to
+/// [`MIN_SE`]) and the browser as refresher; returns the interval, if the request had one.
+pub fn session_timer(req: &Request, resp: &mut Response) -> Option<u64> {
+    let se = req.headers.get("Session-Expires")?;
+    let secs = se
+        .split(';')
+        .next()?
+        .trim()
+        .parse::<u64>()
+        .ok()?
+        .max(MIN_SE);
+    resp.headers
+        .push("Session-Expires", &format!("{secs};refresher=uac"));
+    resp.headers.push("Require", "timer");
+    Some(secs)
+}

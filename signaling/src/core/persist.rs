@@ -196,6 +196,7 @@ impl Core {
             trunk_sdp_version: 1,
             hangup: None,
             link: None,
+            session_timer: None,
         };
         self.by_browser.insert(browser.call_id, id);
         if let Some(t) = &call.trunk {

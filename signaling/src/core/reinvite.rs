@@ -26,16 +26,6 @@ pub struct PendingReinvite {
     pub trunk_cseq: u32,
 }
 
-fn session_expires(req: &Request, r: &mut Response) {
-    if let Some(se) = req.headers.get("Session-Expires") {
-        // RFC 4028 §9: we take the browser's interval and let it refresh.
-        let secs = se.split(';').next().unwrap_or("90").trim().to_string();
-        r.headers
-            .push("Session-Expires", &format!("{secs};refresher=uac"));
-        r.headers.push("Require", "timer");
-    }
-}
-
 impl Core {
     /// A re-INVITE from the browser on an established call.
     pub(super) async fn browser_reinvite(
@@ -119,8 +109,9 @@ impl Core {
         };
         let mut r = response(req, 200, "OK", Some(&call.browser.dialog.local_tag));
         r.headers.push("Contact", &contact);
-        session_expires(req, &mut r);
+        let secs = super::msg::session_timer(req, &mut r);
         let conn = call.browser.conn;
+        self.refreshed(id, secs, std::time::Instant::now());
         self.ws_send(conn, text(with_body(r, "application/sdp", sdp_body)));
     }
 
@@ -210,9 +201,10 @@ impl Core {
         };
         let mut r = response(req, 200, "OK", Some(&call.browser.dialog.local_tag));
         r.headers.push("Contact", &contact);
-        session_expires(req, &mut r);
+        let secs = super::msg::session_timer(req, &mut r);
         call.browser.answer_sdp = Some(answer.clone());
         let conn = call.browser.conn;
+        self.refreshed(id, secs, std::time::Instant::now());
         self.ws_send(conn, text(with_body(r, "application/sdp", answer)));
     }
 
