@@ -176,3 +176,56 @@ async fn one_time_links_are_spent_on_connect_and_stay_spent_after_restart() {
         "after restart: {check}"
     );
 }
+
+/// `ferry link rotate` and `ferry link retire` take effect in the running Ferry, no restart:
+/// after a rotation old links still work and new ones are signed by the new key; once the old
+/// key is retired its links are refused (`403 Link Invalid`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_and_retired_link_keys_apply_without_a_restart() {
+    let cfg = CONFIG.replace("captcha = true", "captcha = false");
+    let (ferry, _sipp) = start_with_sipp("anon-keys", &cfg, "sipp-uas-echo-g711.xml", 1);
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["link", "--state-dir"])
+            .arg(ferry.dir.join("state"))
+            .args(args)
+            .output()
+            .expect("ferry link");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let active = |keys: &str| {
+        keys.lines()
+            .find(|l| l.ends_with(" active"))
+            .and_then(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .expect("an active key")
+    };
+    let ok = |token: &str| {
+        let r = http_get(ferry.http, &format!("/api/link?token={token}")).unwrap();
+        body(&r).contains(r#""ok":true"#)
+    };
+    let old_token = link(&ferry, false, &[]);
+    let old_kid = active(&cli(&["keys"]));
+    assert!(ok(&old_token));
+    cli(&["rotate"]);
+    let new_kid = active(&cli(&["keys"]));
+    assert_ne!(new_kid, old_kid, "rotate makes a new active key");
+    let new_token = link(&ferry, false, &[]);
+    assert!(ok(&old_token), "a rotation keeps old links valid");
+    assert!(ok(&new_token), "the running Ferry knows the new key");
+    cli(&["retire", &old_kid]);
+    assert!(
+        !ok(&old_token),
+        "the retired key's links are refused at once"
+    );
+    assert!(ok(&new_token));
+    let mut ws = browser(&ferry).await;
+    let inv = invite_to("k1", "sales", &[format!("X-Ferry-Link: {old_token}")]);
+    let (s, line) = final_status(&mut ws, "k1", &inv).await;
+    assert_eq!((s, line.as_str()), (403, "SIP/2.0 403 Link Invalid"));
+}

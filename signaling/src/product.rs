@@ -94,7 +94,10 @@ pub struct Product {
     services: BTreeMap<String, Service>,
     anonymous: AnonymousConfig,
     captcha: Mutex<Captcha>,
-    keyring: Option<Keyring>,
+    /// The link keys, with the key file's modification time when they were read: `ferry link
+    /// rotate` and `retire` rewrite the file, and the next check picks the change up.
+    keyring: Option<Mutex<(Keyring, Option<SystemTime>)>>,
+    keyring_path: std::path::PathBuf,
     store: Option<LinkStore>,
 }
 
@@ -121,13 +124,15 @@ impl Product {
                 .map_err(|e| format!("call link keys in {}: {e}", state_dir.display()))?;
             let store = LinkStore::open_in(state_dir)
                 .map_err(|e| format!("call link store in {}: {e}", state_dir.display()))?;
-            (Some(keyring), Some(store))
+            let stamp = key_file_time(&state_dir.join(crate::links::KEYRING_FILE));
+            (Some(Mutex::new((keyring, stamp))), Some(store))
         };
         Ok(Self {
             captcha: Mutex::new(Captcha::random(anonymous.captcha_bits)),
             services,
             anonymous,
             keyring,
+            keyring_path: state_dir.join(crate::links::KEYRING_FILE),
             store,
         })
     }
@@ -159,7 +164,15 @@ impl Product {
         let (Some(k), Some(s)) = (&self.keyring, &self.store) else {
             return Err(LinkError::UnknownKey);
         };
-        crate::links::admit(k, s, token, unix_now())
+        let mut k = k.lock().unwrap_or_else(|p| p.into_inner());
+        let stamp = key_file_time(&self.keyring_path);
+        if stamp != k.1 {
+            match Keyring::load(&self.keyring_path) {
+                Ok(fresh) => *k = (fresh, stamp),
+                Err(e) => tracing::warn!("call link keys changed but cannot be read: {e}"),
+            }
+        }
+        crate::links::admit(&k.0, s, token, unix_now())
     }
 
     /// Decides an anonymous INVITE to `dest` with the page's headers.
@@ -210,6 +223,10 @@ impl Product {
         };
         store.consume(&claims.id, claims.not_after).is_ok()
     }
+}
+
+fn key_file_time(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 fn link_refusal(e: LinkError) -> Refusal {
