@@ -238,12 +238,11 @@ impl Config {
             }
         }
         for (name, svc) in &self.services {
-            if crate::route::route(Some(name), true) == crate::route::Route::None
-                || name.eq_ignore_ascii_case(crate::route::ECHO)
+            if !crate::route::is_dial_string(name) || name.eq_ignore_ascii_case(crate::route::ECHO)
             {
                 return Err(format!("services.{name}: not a usable destination name"));
             }
-            if crate::route::route(Some(&svc.target), true) == crate::route::Route::None {
+            if !crate::route::is_dial_string(&svc.target) {
                 return Err(format!(
                     "services.{name}.target: {:?} is not a dial string",
                     svc.target

@@ -20,14 +20,14 @@ pub const ECHO: &str = "echo";
 pub fn route(user: Option<&str>, have_trunk: bool) -> Route {
     match user {
         Some(u) if u.eq_ignore_ascii_case(ECHO) => Route::Echo,
-        Some(u) if have_trunk && valid_user(u) => Route::Trunk(u.to_string()),
+        Some(u) if have_trunk && is_dial_string(u) => Route::Trunk(u.to_string()),
         _ => Route::None,
     }
 }
 
 /// Digits, letters and the few marks dial strings use; no `@`, `;` or spaces can ride along
 /// into the trunk's Request-URI.
-fn valid_user(u: &str) -> bool {
+pub fn is_dial_string(u: &str) -> bool {
     !u.is_empty()
         && u.len() <= 64
         && u.bytes()

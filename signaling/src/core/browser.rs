@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::call::{BrowserLeg, Call, Dir, Media, Phase};
 use super::dialog::Dialog;
+use super::msg::request_text;
 use super::msg::{ALLOW, response, text, with_body};
-use super::trunk_in::request_text;
 use super::{Binding, CallId, ConnId, Core, Hangup};
 use crate::route::{Route, route};
 use crate::sdp;
@@ -186,7 +186,7 @@ impl Core {
             return;
         };
         let Some(user) = aor.uri.user.clone().filter(|u| {
-            route(Some(u), true) != Route::None && !u.eq_ignore_ascii_case(crate::route::ECHO)
+            crate::route::is_dial_string(u) && !u.eq_ignore_ascii_case(crate::route::ECHO)
         }) else {
             self.ws_send(conn, text(response(&req, 404, "Not Found", None)));
             return;

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::trunk_in::request_text;
+use super::msg::request_text;
 use super::{CallId, Core};
 use crate::sip::{Method, Request};
 

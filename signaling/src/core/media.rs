@@ -29,15 +29,21 @@ fn ice_string(rng: &mut impl Rng, n: usize) -> String {
         .collect()
 }
 
+/// Fresh ICE credentials: ufrag 8 chars, password 24 (RFC 8445 asks for at least 4 and 22).
+pub(super) fn ice_credentials(rng: &mut impl Rng) -> (String, String) {
+    (ice_string(rng, 8), ice_string(rng, 24))
+}
+
 impl Media {
-    /// Fresh ICE credentials (ufrag 8 chars, password 24: RFC 8445 asks for at least 4 and 22).
+    /// No session yet, and fresh ICE credentials.
     pub fn new(rng: &mut impl Rng) -> Self {
+        let (ice_ufrag, ice_pwd) = ice_credentials(rng);
         Self {
             session: None,
             legs: None,
             spec: None,
-            ice_ufrag: ice_string(rng, 8),
-            ice_pwd: ice_string(rng, 24),
+            ice_ufrag,
+            ice_pwd,
             dtls: None,
             dtls_peer: None,
             keyed: false,

@@ -40,6 +40,11 @@ pub fn text(resp: Response) -> String {
     String::from_utf8_lossy(&Message::Response(resp).to_bytes()).into_owned()
 }
 
+/// The wire text of a request.
+pub fn request_text(r: &Request) -> String {
+    String::from_utf8_lossy(&r.to_bytes()).into_owned()
+}
+
 /// The refusal of an SDP we cannot take: 488 (400 for garbage), with the reason in a Warning
 /// (RFC 3261 §20.43: code 399, miscellaneous).
 pub fn sdp_refusal(req: &Request, e: &crate::sdp::SdpError) -> Response {

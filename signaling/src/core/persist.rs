@@ -159,45 +159,29 @@ impl Core {
         media.session = Some(info.session);
         media.legs = Some(info.legs);
         media.keyed = true;
-        let call = Call {
-            id,
-            dir: if s.inbound {
-                Dir::Inbound
-            } else {
-                Dir::Outbound
-            },
-            phase: Phase::Answered,
-            browser: BrowserLeg {
-                // The browser's WebSocket died with the old process; its BYE may come on a new one.
-                conn: ConnId(0),
-                invite: placeholder(&browser),
-                dialog: browser.clone(),
-                webrtc: None,
-                rang: true,
-                answer_sdp: None,
-            },
-            trunk: trunk.map(|d| TrunkLeg {
-                invite: placeholder(&d),
-                invite_key: None,
-                dialog: d,
-                answered: true,
-                auth_tried: true,
-                plain: None,
-                ok_retransmit: None,
-            }),
-            media,
-            started: {
-                let age = crate::product::unix_now().saturating_sub(s.started_unix);
-                now.checked_sub(std::time::Duration::from_secs(age))
-                    .unwrap_or(now)
-            },
-            pending_reinvite: None,
-            sdp_version: 1,
-            trunk_sdp_version: 1,
-            hangup: None,
-            link: None,
-            session_timer: None,
+        let dir = if s.inbound {
+            Dir::Inbound
+        } else {
+            Dir::Outbound
         };
+        // The browser's WebSocket died with the old process; its BYE may come on a new one.
+        let mut leg = BrowserLeg::new(ConnId(0), placeholder(&browser), browser.clone(), None);
+        leg.rang = true;
+        let age = crate::product::unix_now().saturating_sub(s.started_unix);
+        let started = now
+            .checked_sub(std::time::Duration::from_secs(age))
+            .unwrap_or(now);
+        let mut call = Call::new(id, dir, leg, media, started);
+        call.phase = Phase::Answered;
+        call.trunk = trunk.map(|d| TrunkLeg {
+            invite: placeholder(&d),
+            invite_key: None,
+            dialog: d,
+            answered: true,
+            auth_tried: true,
+            plain: None,
+            ok_retransmit: None,
+        });
         self.by_browser.insert(browser.call_id, id);
         if let Some(t) = &call.trunk {
             self.by_trunk.insert(t.dialog.call_id.clone(), id);

@@ -118,17 +118,17 @@ impl Core {
     /// RFC 8445 §9: new credentials on both sides; media keeps flowing to the nominated
     /// address until checks with the new ones arrive.
     async fn ice_restart(&mut self, id: CallId, offer: &WebRtcSession) {
-        let fresh = super::call::Media::new(&mut self.rng);
+        let (ufrag, pwd) = super::media::ice_credentials(&mut self.rng);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        call.media.ice_ufrag = fresh.ice_ufrag.clone();
-        call.media.ice_pwd = fresh.ice_pwd.clone();
         if let Some(LegKind::Ice(c)) = call.media.spec.as_mut().map(|s| &mut s[0].kind) {
-            c.local_ufrag = fresh.ice_ufrag;
-            c.local_pwd = Secret::new(fresh.ice_pwd.as_bytes());
+            c.local_ufrag = ufrag.clone();
+            c.local_pwd = Secret::new(pwd.as_bytes());
             c.remote_ufrag = offer.ice_ufrag.clone();
         }
+        call.media.ice_ufrag = ufrag;
+        call.media.ice_pwd = pwd;
         if let Err(e) = self.install(id).await {
             tracing::warn!(?id, "ice restart: {e}");
         }

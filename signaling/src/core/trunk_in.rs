@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::call::{BrowserLeg, Call, Dir, Media, Phase, TrunkLeg};
 use super::dialog::Dialog;
-use super::msg::{AGENT, ALLOW, response, with_body};
+use super::msg::{AGENT, ALLOW, request_text, response, with_body};
 use super::trunk::Retransmit;
 use super::{CallId, Core};
 use crate::sdp;
@@ -299,9 +299,4 @@ impl Core {
             }
         }
     }
-}
-
-/// The wire text of a request.
-pub(super) fn request_text(r: &Request) -> String {
-    String::from_utf8_lossy(&r.to_bytes()).into_owned()
 }

@@ -41,7 +41,7 @@ impl Core {
             .invite
             .from()
             .and_then(|f| f.uri.user.clone())
-            .filter(|u| crate::route::route(Some(u), true) != crate::route::Route::None)
+            .filter(|u| crate::route::is_dial_string(u))
             .unwrap_or_else(|| "anonymous".into());
         let display = call.browser.invite.from().and_then(|f| f.display);
         let (host, port_t, local) = (trunk.host.clone(), trunk.port, trunk.local);
